@@ -1,0 +1,1 @@
+"""kabuflow: bulk stock price ingestion into PostgreSQL, orchestrated by Airflow."""

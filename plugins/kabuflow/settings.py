@@ -1,0 +1,151 @@
+"""Read kabuflow's configuration from the environment, once, with documented defaults.
+
+Every variable, its default and its meaning (the README's configuration table mirrors this):
+
+| variable | default | meaning |
+|---|---|---|
+| `KABUFLOW_DATABASE_URL` | `postgresql://postgres@127.0.0.1:5432/kabuflow` | app database (prices, batches) |
+| `ENABLE_PHASE2` | `true` | keep the batch record in `batch_executions`; `false` = Airflow only |
+| `KABUFLOW_API_KEYS` | (none) | comma-separated keys accepted in `X-API-KEY` |
+| `KABUFLOW_API_ALLOW_NO_KEYS` | `false` | development switch: run the API without keys |
+| `KABUFLOW_MAX_SYMBOLS` | `5000` | most symbols one bulk request may carry |
+| `AIRFLOW_API_URL` | `http://127.0.0.1:8080` | the Airflow api-server |
+| `AIRFLOW_API_USER` | `kabuflow` | Airflow user the API triggers runs as |
+| `AIRFLOW_API_PASSWORD` | (none) | that user's password |
+| `KABUFLOW_YAHOO_URL` | (none: real Yahoo) | send every Yahoo request to this base URL (replay server) |
+| `KABUFLOW_YAHOO_TIMEOUT` | `30` | seconds before a Yahoo request times out |
+
+An invalid value raises `SettingsError` naming the variable, so a process fails at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kabuflow"
+DEFAULT_AIRFLOW_API_URL = "http://127.0.0.1:8080"
+DEFAULT_MAX_SYMBOLS = 5000
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """A configuration variable holds a value kabuflow cannot use."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    """kabuflow's configuration; build it with `Settings.from_env()`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    enable_phase2: bool = True
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_allow_no_keys: bool = False
+    max_symbols: int = DEFAULT_MAX_SYMBOLS
+    airflow_api_url: str = DEFAULT_AIRFLOW_API_URL
+    airflow_api_user: str = "kabuflow"
+    airflow_api_password: str | None = field(default=None, repr=False)
+    yahoo_url: str | None = None
+    yahoo_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: `os.environ`).
+
+        Raises `SettingsError` naming the first variable whose value is invalid.
+        """
+        env = os.environ if environ is None else environ
+
+        return cls(
+            database_url=_postgres_url(env, "KABUFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
+            enable_phase2=_bool(env, "ENABLE_PHASE2", True),
+            api_keys=_keys(env, "KABUFLOW_API_KEYS"),
+            api_allow_no_keys=_bool(env, "KABUFLOW_API_ALLOW_NO_KEYS", False),
+            max_symbols=_positive_int(env, "KABUFLOW_MAX_SYMBOLS", DEFAULT_MAX_SYMBOLS),
+            airflow_api_url=_http_url(env, "AIRFLOW_API_URL", DEFAULT_AIRFLOW_API_URL),
+            airflow_api_user=env.get("AIRFLOW_API_USER", "kabuflow").strip() or "kabuflow",
+            airflow_api_password=env.get("AIRFLOW_API_PASSWORD") or None,
+            yahoo_url=_optional_http_url(env, "KABUFLOW_YAHOO_URL"),
+            yahoo_timeout=_positive_float(env, "KABUFLOW_YAHOO_TIMEOUT", 30.0),
+        )
+
+
+def get_settings() -> Settings:
+    """Return settings read from the current environment (cheap; read every call)."""
+    return Settings.from_env()
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(name, f"expected true or false, got {raw!r}")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise SettingsError(name, f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a positive number, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(name, f"expected a positive number, got {raw!r}")
+    return value
+
+
+def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    if any(len(key) < 16 for key in keys):
+        # The value itself is never echoed: it is a secret.
+        raise SettingsError(name, "every key must be at least 16 characters long")
+    return keys
+
+
+def _postgres_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    if urlsplit(raw).scheme not in {"postgresql", "postgres"}:
+        raise SettingsError(name, "expected a postgresql:// URL")
+    return raw
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(name, f"expected an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _optional_http_url(env: Mapping[str, str], name: str) -> str | None:
+    if not (env.get(name) or "").strip():
+        return None
+    return _http_url(env, name, "")

@@ -1,0 +1,2 @@
+DROP TABLE batch_execution_details;
+DROP TABLE batch_executions;

@@ -1,0 +1,2 @@
+DROP TABLE stock_master_updates;
+DROP TABLE stock_master;
