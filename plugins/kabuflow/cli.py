@@ -1,0 +1,62 @@
+"""The `kabuflow` command: one boundary where errors become a message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from kabuflow.settings import SettingsError
+
+log = logging.getLogger(__name__)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from kabuflow import migrations
+
+    if args.action == "upgrade":
+        applied = migrations.upgrade(args.database_url)
+        print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+    elif args.action == "downgrade":
+        steps = None if args.all else args.steps
+        undone = migrations.downgrade(args.database_url, steps=steps)
+        print(f"rolled back: {', '.join(undone) if undone else 'nothing'}")
+    elif args.action == "current":
+        print(migrations.current(args.database_url) or "(empty database)")
+    else:
+        for migration_id, applied in migrations.status(args.database_url):
+            print(f"{'applied' if applied else 'pending'}  {migration_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kabuflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="migrate the app database schema")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current", "status"])
+    db.add_argument("--database-url", help="default: KABUFLOW_DATABASE_URL")
+    db.add_argument("--steps", type=int, default=1, help="downgrade: how many (default 1)")
+    db.add_argument("--all", action="store_true", help="downgrade: every migration")
+    db.set_defaults(handler=_db)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `kabuflow` command line; return its exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except SettingsError as exc:
+        print(f"kabuflow: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
