@@ -69,3 +69,11 @@ class AirflowRejectedError(AirflowApiError, PermanentError):
 
 class AirflowProtocolError(AirflowApiError, PermanentError):
     """The exchange went wrong: bad URL, redirect, or an answer that is not JSON."""
+
+
+class BatchNotFound(KabuflowError):
+    """No batch record has the id asked for."""
+
+    def __init__(self, batch_id: int):
+        super().__init__(f"no batch with id {batch_id}")
+        self.batch_id = batch_id
