@@ -20,6 +20,7 @@ An invalid value raises `SettingsError` naming the variable, so a process fails 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,7 +117,8 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(name, f"expected a positive number, got {raw!r}") from None
-    if not value > 0:
+    # float() also accepts "nan" and "inf": neither is a usable timeout.
+    if not (value > 0 and math.isfinite(value)):
         raise SettingsError(name, f"expected a positive number, got {raw!r}")
     return value
 
@@ -131,14 +133,14 @@ def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _postgres_url(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = (env.get(name) or default).strip()
+    raw = (env.get(name) or "").strip() or default
     if urlsplit(raw).scheme not in {"postgresql", "postgres"}:
         raise SettingsError(name, "expected a postgresql:// URL")
     return raw
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = (env.get(name) or default).strip()
+    raw = (env.get(name) or "").strip() or default
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise SettingsError(name, f"expected an http:// or https:// URL, got {raw!r}")
