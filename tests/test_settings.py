@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kabuflow.settings import Settings, SettingsError, get_settings
 
 KEY_A = "a" * 16 + "-first-secret"

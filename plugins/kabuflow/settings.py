@@ -1,21 +1,25 @@
 """Read kabuflow's configuration from the environment, once, with documented defaults.
 
-Every variable, its default and its meaning (the README's configuration table mirrors this):
+Every variable, its default and its meaning (the README's configuration table mirrors
+this list):
 
-| variable | default | meaning |
-|---|---|---|
-| `KABUFLOW_DATABASE_URL` | `postgresql://postgres@127.0.0.1:5432/kabuflow` | app database (prices, batches) |
-| `ENABLE_PHASE2` | `true` | keep the batch record in `batch_executions`; `false` = Airflow only |
-| `KABUFLOW_API_KEYS` | (none) | comma-separated keys accepted in `X-API-KEY` |
-| `KABUFLOW_API_ALLOW_NO_KEYS` | `false` | development switch: run the API without keys |
-| `KABUFLOW_MAX_SYMBOLS` | `5000` | most symbols one bulk request may carry |
-| `AIRFLOW_API_URL` | `http://127.0.0.1:8080` | the Airflow api-server |
-| `AIRFLOW_API_USER` | `kabuflow` | Airflow user the API triggers runs as |
-| `AIRFLOW_API_PASSWORD` | (none) | that user's password |
-| `KABUFLOW_YAHOO_URL` | (none: real Yahoo) | send every Yahoo request to this base URL (replay server) |
-| `KABUFLOW_YAHOO_TIMEOUT` | `30` | seconds before a Yahoo request times out |
+- `KABUFLOW_DATABASE_URL`, default `postgresql://postgres@127.0.0.1:5432/kabuflow`:
+  the app database (prices, batches).
+- `ENABLE_PHASE2`, default `true`: keep the batch record in `batch_executions`;
+  `false` = Airflow only.
+- `KABUFLOW_API_KEYS`, no default: comma-separated keys accepted in `X-API-KEY`.
+- `KABUFLOW_API_ALLOW_NO_KEYS`, default `false`: development switch, run the API
+  without keys.
+- `KABUFLOW_MAX_SYMBOLS`, default `5000`: most symbols one bulk request may carry.
+- `AIRFLOW_API_URL`, default `http://127.0.0.1:8080`: the Airflow api-server.
+- `AIRFLOW_API_USER`, default `kabuflow`: Airflow user the API triggers runs as.
+- `AIRFLOW_API_PASSWORD`, no default: that user's password.
+- `KABUFLOW_YAHOO_URL`, no default (real Yahoo): send every Yahoo request to this base
+  URL (the replay server).
+- `KABUFLOW_YAHOO_TIMEOUT`, default `30`: seconds before a Yahoo request times out.
 
-An invalid value raises `SettingsError` naming the variable, so a process fails at start-up.
+A blank value counts as unset. An invalid value raises `SettingsError` naming the
+variable, so a process fails at start-up.
 """
 
 from __future__ import annotations
@@ -66,13 +70,15 @@ class Settings:
         env = os.environ if environ is None else environ
 
         return cls(
-            database_url=_postgres_url(env, "KABUFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=_postgres_url(
+                env, "KABUFLOW_DATABASE_URL", DEFAULT_DATABASE_URL
+            ),
             enable_phase2=_bool(env, "ENABLE_PHASE2", True),
             api_keys=_keys(env, "KABUFLOW_API_KEYS"),
             api_allow_no_keys=_bool(env, "KABUFLOW_API_ALLOW_NO_KEYS", False),
             max_symbols=_positive_int(env, "KABUFLOW_MAX_SYMBOLS", DEFAULT_MAX_SYMBOLS),
             airflow_api_url=_http_url(env, "AIRFLOW_API_URL", DEFAULT_AIRFLOW_API_URL),
-            airflow_api_user=env.get("AIRFLOW_API_USER", "kabuflow").strip() or "kabuflow",
+            airflow_api_user=(env.get("AIRFLOW_API_USER") or "").strip() or "kabuflow",
             airflow_api_password=env.get("AIRFLOW_API_PASSWORD") or None,
             yahoo_url=_optional_http_url(env, "KABUFLOW_YAHOO_URL"),
             yahoo_timeout=_positive_float(env, "KABUFLOW_YAHOO_TIMEOUT", 30.0),
