@@ -1,4 +1,4 @@
-"""Apply, roll back and inspect the app database schema (the `.sql` files in `sql/migrations`).
+"""Apply, roll back and inspect the app database schema (`sql/migrations/*.sql`).
 
 yoyo-migrations runs each file in its own transaction and records what it applied, so
 `upgrade` twice changes nothing. A file `NNNN_name.sql` is undone by
@@ -20,17 +20,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
 
 
 def _backend(database_url: str | None):
+    # Use it in a `with` block: the backend's connection stays open until then, and a
+    # leaked one stays open until garbage collection and blocks DROP DATABASE.
     url = database_url or get_settings().database_url
     # yoyo picks its driver from the scheme: psycopg 3 is "postgresql+psycopg".
     scheme, rest = url.split("://", 1)
-    return get_backend(f"postgresql+psycopg://{rest}" if scheme.startswith("postgres") else url)
+    if scheme.startswith("postgres"):
+        url = f"postgresql+psycopg://{rest}"
+    return get_backend(url)
 
 
 def upgrade(database_url: str | None = None) -> list[str]:
     """Apply every migration not yet applied; return the ids applied now."""
-    backend = _backend(database_url)
     migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
+    with _backend(database_url) as backend, backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
     applied = [m.id for m in pending]
@@ -39,10 +42,15 @@ def upgrade(database_url: str | None = None) -> list[str]:
 
 
 def downgrade(database_url: str | None = None, steps: int | None = 1) -> list[str]:
-    """Roll back the newest `steps` applied migrations (`None`: all); return their ids."""
-    backend = _backend(database_url)
+    """Roll back the newest `steps` applied migrations (`None`: all); return their ids.
+
+    Raises ValueError when `steps` is below 1.
+    """
+    if steps is not None and steps < 1:
+        # A negative slice would silently keep the oldest migrations and undo the rest.
+        raise ValueError(f"steps must be at least 1, got {steps}")
     migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
+    with _backend(database_url) as backend, backend.lock():
         applied = backend.to_rollback(migrations)
         chosen = applied if steps is None else applied[:steps]
         backend.rollback_migrations(chosen)
@@ -60,6 +68,6 @@ def current(database_url: str | None = None) -> str | None:
 
 def status(database_url: str | None = None) -> list[tuple[str, bool]]:
     """Return every known migration id, oldest first, with whether it is applied."""
-    backend = _backend(database_url)
     migrations = read_migrations(str(MIGRATIONS_DIR))
-    return [(m.id, backend.is_applied(m)) for m in migrations]
+    with _backend(database_url) as backend:
+        return [(m.id, backend.is_applied(m)) for m in migrations]
