@@ -1,0 +1,1 @@
+SELECT id FROM batch_executions WHERE job_id = %(job_id)s
