@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from kabuflow.batches import BatchService
 from kabuflow.errors import BatchNotFound, KabuflowError
 
@@ -279,11 +280,25 @@ def test_a_final_row_runs_again_only_with_a_higher_attempt(service, batch_id):
 def test_cancelled_is_never_overwritten_by_an_unfinished_state(service, batch_id):
     service.cancel_batch(batch_id)
 
-    for status in ("pending", "running", "retrying"):
+    # "failed" too: it is what Airflow reports for a task the stop itself killed.
+    for status in ("pending", "running", "retrying", "failed"):
         stored = service.update_batch_detail(batch_id, "7203.T", status, attempt=9)
         assert stored.status == "cancelled"
         assert stored.attempts == 0
     assert counters(service.get_batch(batch_id)) == (3, 0, 0)
+
+
+def test_a_success_after_a_stop_is_recorded_because_its_rows_were_stored(
+    service, batch_id
+):
+    service.cancel_batch(batch_id)
+
+    stored = service.update_batch_detail(
+        batch_id, "7203.T", "success", records_inserted=5, attempt=1
+    )
+
+    assert stored.status == "success" and stored.records_inserted == 5
+    assert counters(service.get_batch(batch_id)) == (3, 1, 0)
 
 
 def test_a_repeated_final_callback_changes_nothing(service, batch_id, conn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kabuflow.settings import Settings, SettingsError, get_settings
 
 KEY_A = "a" * 16 + "-first-secret"
@@ -137,3 +138,13 @@ def test_get_settings_reads_the_process_environment(monkeypatch):
     monkeypatch.setenv("KABUFLOW_MAX_SYMBOLS", "none")
     with pytest.raises(SettingsError, match="KABUFLOW_MAX_SYMBOLS"):
         get_settings()
+
+
+def test_a_password_in_the_database_url_never_shows_in_repr():
+    settings = Settings.from_env(
+        {"KABUFLOW_DATABASE_URL": "postgresql://app:s3cret-pw@db.internal:5432/kabuflow"}
+    )
+
+    assert "s3cret-pw" not in repr(settings)
+    assert "postgresql://app:***@db.internal:5432/kabuflow" in repr(settings)
+    assert settings.database_url.endswith("app:s3cret-pw@db.internal:5432/kabuflow")

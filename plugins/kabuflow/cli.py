@@ -1,4 +1,4 @@
-"""The `kabuflow` command: one boundary where errors become a message and an exit code."""
+"""The `kabuflow` command: errors become a message and an exit code."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from kabuflow.errors import KabuflowError
 from kabuflow.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,13 @@ def _db(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kabuflow", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log DEBUG")
     commands = parser.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="migrate the app database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "status"])
     db.add_argument("--database-url", help="default: KABUFLOW_DATABASE_URL")
-    db.add_argument("--steps", type=int, default=1, help="downgrade: how many (default 1)")
+    db.add_argument("--steps", type=int, default=1, help="downgrade: how many")
     db.add_argument("--all", action="store_true", help="downgrade: every migration")
     db.set_defaults(handler=_db)
 
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"kabuflow: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (KabuflowError, ValueError) as exc:
+        print(f"kabuflow: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ class SettingsError(ValueError):
 class Settings:
     """kabuflow's configuration; build it with `Settings.from_env()`."""
 
-    database_url: str = DEFAULT_DATABASE_URL
+    # The URL may carry a password: repr shows it redacted (see __repr__).
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     enable_phase2: bool = True
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_allow_no_keys: bool = False
@@ -60,6 +61,15 @@ class Settings:
     airflow_api_password: str | None = field(default=None, repr=False)
     yahoo_url: str | None = None
     yahoo_timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        shown = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if self.__dataclass_fields__[name].repr
+        }
+        fields = ", ".join(f"{name}={value!r}" for name, value in shown.items())
+        return f"Settings(database_url={redact_url(self.database_url)!r}, {fields})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +93,15 @@ class Settings:
             yahoo_url=_optional_http_url(env, "KABUFLOW_YAHOO_URL"),
             yahoo_timeout=_positive_float(env, "KABUFLOW_YAHOO_TIMEOUT", 30.0),
         )
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any password replaced by `***`, for logs and repr."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def get_settings() -> Settings:

@@ -1,5 +1,5 @@
 -- Write one symbol's state unless the stored row is newer: a write for an older attempt
--- is dropped, a cancelled row never becomes unfinished again, and within one attempt
+-- is dropped, a cancelled row never becomes unfinished or failed, and within one attempt
 -- the state only moves forward (pending, running, retrying, then a final state), so a
 -- final row returns to an unfinished state only with a higher attempt number.
 INSERT INTO batch_execution_details AS d (
@@ -50,8 +50,10 @@ WHERE (
                     ELSE 3 END
         )
     )
+    -- A stop cancels the stock; the failure Airflow reports for the task it killed
+    -- must not turn that into a failure. A success still counts: its rows were stored.
     AND NOT (
         d.status = 'cancelled'
-        AND excluded.status IN ('pending', 'running', 'retrying')
+        AND excluded.status IN ('pending', 'running', 'retrying', 'failed')
     )
 RETURNING id
