@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from kabuflow import calendars
 from kabuflow.calendars import (
-    CalendarRangeError,
-    NoCalendarError,
     calendar_name,
     missing_sessions,
     session_close,
+    session_open,
     sessions,
 )
+from kabuflow.errors import CalendarRangeError, NoCalendarError
 
 D = dt.date
 # The dates Yahoo published for 7203.T around Golden Week 2022 (from the shared
@@ -97,6 +97,14 @@ def test_session_close_is_utc_and_follows_rule_changes():
     assert session_close("AAPL", D(2024, 7, 3)) == dt.datetime(
         2024, 7, 3, 17, 0, tzinfo=dt.UTC
     )  # the half day before Independence Day
+
+
+def test_session_open_is_utc():
+    assert session_open("7203.T", D(2024, 5, 2)) == dt.datetime(
+        2024, 5, 2, 0, 0, tzinfo=dt.UTC
+    )
+    assert session_open("7203.T", D(2024, 5, 3)) is None
+    assert session_open("ES=F", D(2024, 5, 2)) is None
 
 
 def test_session_close_is_none_without_a_session_or_a_calendar():

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import exchange_calendars
 import pandas as pd
 
-from kabuflow.errors import InvalidRequestError, PermanentError
+from kabuflow.errors import CalendarRangeError, NoCalendarError
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,6 @@ _US_TICKER = re.compile(r"[A-Z]{1,5}(?:-[A-Z]{1,2})?")
 
 _lock = threading.Lock()
 _calendars: dict[str, _Bounded] = {}
-
-
-class NoCalendarError(PermanentError):
-    """kabuflow knows no trading calendar for the symbol."""
-
-
-class CalendarRangeError(InvalidRequestError):
-    """A date lies outside the range the calendars are built for."""
 
 
 @dataclass(frozen=True)
@@ -106,17 +98,31 @@ def sessions(symbol: str, start: dt.date, end: dt.date) -> list[dt.date]:
     return [stamp.date() for stamp in found]
 
 
+def session_open(symbol: str, day: dt.date) -> dt.datetime | None:
+    """Return when `day`'s session opens (UTC), or None for no session / no calendar.
+
+    Raises `CalendarRangeError` when `day` is outside the calendar's bounds.
+    """
+    return _session_edge(symbol, day, "open")
+
+
 def session_close(symbol: str, day: dt.date) -> dt.datetime | None:
     """Return when `day`'s session closes (UTC), or None for no session / no calendar.
 
     Raises `CalendarRangeError` when `day` is outside the calendar's bounds.
     """
+    return _session_edge(symbol, day, "close")
+
+
+def _session_edge(symbol: str, day: dt.date, edge: str) -> dt.datetime | None:
     name = calendar_name(symbol)
     if name is None:
         return None
     if not sessions(symbol, day, day + dt.timedelta(days=1)):
         return None
     calendar = get_calendar(name)
+    if edge == "open":
+        return calendar.session_open(day.isoformat()).to_pydatetime()
     return calendar.session_close(day.isoformat()).to_pydatetime()
 
 

@@ -77,3 +77,98 @@ class BatchNotFound(KabuflowError):
     def __init__(self, batch_id: int):
         super().__init__(f"no batch with id {batch_id}")
         self.batch_id = batch_id
+
+
+class NoCalendarError(PermanentError):
+    """kabuflow knows no trading calendar for the symbol."""
+
+
+class CalendarRangeError(InvalidRequestError):
+    """A date lies outside the range the trading calendars are built for."""
+
+
+class SourceError(KabuflowError):
+    """Fetching one symbol from Yahoo failed; `reason` is a short stable code.
+
+    `symbol` names the symbol being fetched. The foreign exception that caused it
+    is chained as `__cause__`.
+    """
+
+    reason = "source_error"
+
+    def __init__(self, message: str, symbol: str | None = None):
+        super().__init__(message)
+        self.symbol = symbol
+
+
+class RateLimitedError(SourceError, RetryableError):
+    """Yahoo answered 429 Too Many Requests."""
+
+    reason = "rate_limited"
+
+
+class NetworkError(SourceError, RetryableError):
+    """The request did not complete: DNS, connection, TLS or a cut transfer."""
+
+    reason = "network_error"
+
+
+class FetchTimeoutError(SourceError, RetryableError):
+    """Yahoo did not answer within the timeout."""
+
+    reason = "timeout"
+
+
+class UpstreamServerError(SourceError, RetryableError):
+    """Yahoo answered with a server error (5xx), an error page or a refusal to retry."""
+
+    reason = "upstream_server_error"
+
+
+class EmptyResultError(SourceError, RetryableError):
+    """Yahoo sent no rows for a window that holds trading sessions.
+
+    Retryable: Yahoo disguises throttling as "no data".
+    """
+
+    reason = "empty_result"
+
+
+class TimezoneLookupError(SourceError, RetryableError):
+    """yfinance's time-zone lookup for the symbol failed, so prices were not fetched.
+
+    Retryable: an unknown symbol answers 404 and becomes `UnknownSymbolError`
+    instead; a lookup failing otherwise is Yahoo's hiccup, not the symbol's fault.
+    """
+
+    reason = "timezone_lookup_failed"
+
+
+class UnknownSymbolError(SourceError, PermanentError):
+    """Yahoo does not know the symbol (404 "No data found, symbol may be delisted")."""
+
+    reason = "unknown_symbol"
+
+
+class RangeRefusedError(SourceError, PermanentError):
+    """Yahoo refused the window for this interval (400, 422, or an invalid period)."""
+
+    reason = "range_refused"
+
+
+class UpstreamDataError(SourceError, PermanentError):
+    """Yahoo's answer arrived but yfinance could not make prices out of it."""
+
+    reason = "upstream_data_error"
+
+
+class SourceConfigurationError(SourceError, PermanentError):
+    """The source itself is unusable: bad base URL, closed session, changed yfinance."""
+
+    reason = "source_configuration"
+
+
+class UnexpectedSourceError(SourceError, PermanentError):
+    """An exception nobody anticipated came out of yfinance; see `__cause__`."""
+
+    reason = "unexpected_error"
