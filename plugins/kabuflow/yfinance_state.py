@@ -1,0 +1,82 @@
+"""Control yfinance's process-wide state (DESIGN.md decision 10).
+
+yfinance keeps state for the whole process; kabuflow sets it once per process (again
+after a fork, since the pid changes) before any fetch:
+
+- `config.network.retries = 0`: Airflow retries with backoff and jitter, not yfinance.
+- `config.debug.hide_exceptions = False`: failures raise instead of returning an
+  empty frame that would look like "no data".
+- The time-zone, cookie and ISIN caches are replaced by yfinance's own no-op caches.
+  By default they are SQLite files in the user's cache directory, shared by every
+  process on the host, and a forked worker inherits its parent's open connection.
+  The cost is one time-zone lookup request per fetch; with one symbol per task
+  process a warm cache would not have saved it anyway.
+- The response cache (`YfData.cache_get`, an lru cache for the process's life) is
+  emptied before every fetch, under `YFINANCE_LOCK`: yfinance serves any window in
+  the past from it, error answers (a 500) included, so a retry or a re-fetch after
+  Yahoo corrected history would silently get the old answer.
+
+`YfData` is a singleton holding the session of the last `Ticker` created, so two
+threads fetching with different sessions would send each other's requests. Every
+yfinance call therefore runs while holding `YFINANCE_LOCK`: one fetch at a time per
+process. Parallelism comes from processes (Airflow tasks), capped by the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import yfinance
+from yfinance import cache as yf_cache
+from yfinance.data import YfData
+
+from kabuflow.errors import SourceConfigurationError
+
+log = logging.getLogger(__name__)
+
+YFINANCE_LOCK = threading.RLock()
+
+# (manager class, attribute holding its cache, no-op cache class)
+_CACHES = (
+    ("_TzCacheManager", "_tz_cache", "_TzCacheDummy"),
+    ("_CookieCacheManager", "_Cookie_cache", "_CookieCacheDummy"),
+    ("_ISINCacheManager", "_isin_cache", "_ISINCacheDummy"),
+)
+
+_configured_pid: int | None = None
+
+
+def configure_yfinance() -> None:
+    """Put yfinance's process-wide settings and caches in kabuflow's state.
+
+    Cheap after the first call in a process. Raises `SourceConfigurationError` if
+    this yfinance no longer has the cache internals this module replaces.
+    """
+    global _configured_pid
+    with YFINANCE_LOCK:
+        if _configured_pid == os.getpid():
+            return
+        yfinance.config.network.retries = 0
+        yfinance.config.debug.hide_exceptions = False
+        _disable_disk_caches()
+        _configured_pid = os.getpid()
+    log.debug("yfinance %s configured for pid %s", yfinance.__version__, os.getpid())
+
+
+def clear_response_cache() -> None:
+    """Forget every response yfinance cached; call it holding `YFINANCE_LOCK`."""
+    YfData.cache_get.cache_clear()
+
+
+def _disable_disk_caches() -> None:
+    for manager_name, attribute, dummy_name in _CACHES:
+        manager = getattr(yf_cache, manager_name, None)
+        dummy = getattr(yf_cache, dummy_name, None)
+        if manager is None or dummy is None or not hasattr(manager, attribute):
+            raise SourceConfigurationError(
+                f"yfinance {yfinance.__version__} has no {manager_name}.{attribute} "
+                f"or {dummy_name}: review kabuflow.yfinance_state before upgrading"
+            )
+        setattr(manager, attribute, dummy())
