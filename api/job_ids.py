@@ -1,0 +1,58 @@
+"""Make job ids (`job-<epoch ms>`, the Airflow run id) and read ids clients send."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from api.errors import JobNotFoundError
+
+JOB_ID_PREFIX = "job-"
+# batch_executions.id is a SERIAL: a larger number cannot name a batch.
+MAX_BATCH_ID = 2**31 - 1
+MAX_JOB_ID_LENGTH = 250
+_BATCH_ID = re.compile(r"[0-9]+")
+
+
+class JobIdClock:
+    """Hand out job ids that never repeat within this process.
+
+    Two calls in the same millisecond get consecutive milliseconds, so a caller that
+    hits a collision with another process simply asks again.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self._clock = clock
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next_id(self) -> str:
+        """Return a fresh `job-<epoch ms>` id."""
+        with self._lock:
+            self._last = max(int(self._clock() * 1000), self._last + 1)
+            return f"{JOB_ID_PREFIX}{self._last}"
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What a client named: a batch by its number or a job by its run id."""
+
+    batch_id: int | None = None
+    job_id: str | None = None
+
+
+def parse_job_ref(raw: str) -> JobRef:
+    """Read a status/stop id: digits are a `batch_db_id`, anything else a job id.
+
+    Raises `JobNotFoundError` for an id that can name nothing.
+    """
+    if _BATCH_ID.fullmatch(raw):
+        if int(raw) > MAX_BATCH_ID:
+            raise JobNotFoundError(f"no job or batch with id {raw}")
+        return JobRef(batch_id=int(raw))
+    if not raw or len(raw) > MAX_JOB_ID_LENGTH:
+        raise JobNotFoundError("no job with this id")
+    return JobRef(job_id=raw)

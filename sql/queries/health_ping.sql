@@ -1,0 +1,2 @@
+-- The cheapest statement that proves the app database answers.
+SELECT 1
