@@ -30,6 +30,36 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from kabuflow.replay import ReplayServer, Scenario
+
+    scenario = Scenario.from_file(args.scenario) if args.scenario else None
+    server = ReplayServer(
+        data=args.data, scenario=scenario, now=args.now, host=args.host, port=args.port
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("replay server stopped")
+    return 0
+
+
+def _add_replay(commands) -> None:
+    replay = commands.add_parser("replay", help="serve recorded prices as Yahoo does")
+    replay.add_argument("action", choices=["serve"])
+    replay.add_argument("--host", default="127.0.0.1")
+    replay.add_argument("--port", type=int, default=8765)
+    replay.add_argument(
+        "--data",
+        nargs="+",
+        help="parquet/CSV files or directories, later ones win per symbol "
+        "(default: data/sample)",
+    )
+    replay.add_argument("--now", help="the server's clock, e.g. 2022-09-16T09:00:00Z")
+    replay.add_argument("--scenario", help="a scenario JSON file (faults on purpose)")
+    replay.set_defaults(handler=_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kabuflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log DEBUG")
@@ -42,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--all", action="store_true", help="downgrade: every migration")
     db.set_defaults(handler=_db)
 
+    _add_replay(commands)
     return parser
 
 
