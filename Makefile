@@ -45,3 +45,41 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
+
+# --- REST API (api/) under gunicorn -------------------------------------------------
+# `make api-up` serves api.wsgi:app on $(API_BIND) in the background. Airflow's client
+# settings come from var/airflow/client.env when `make airflow-up` wrote it; a key is
+# generated into var/api/api.key unless KABUFLOW_API_KEYS is set.
+API_BIND ?= 127.0.0.1:5000
+API_DIR := var/api
+API_PID := $(API_DIR)/gunicorn.pid
+
+.PHONY: api-up api-down bench-status
+
+api-up: venv
+	@mkdir -p $(API_DIR)
+	@[ -s $(API_DIR)/api.key ] || (umask 077; \
+	  $(VENV)/bin/python -c "import secrets; print(secrets.token_urlsafe(32))" \
+	  > $(API_DIR)/api.key)
+	@set -a; [ ! -f var/airflow/client.env ] || . var/airflow/client.env; set +a; \
+	 KABUFLOW_API_KEYS="$${KABUFLOW_API_KEYS:-$$(cat $(API_DIR)/api.key)}" \
+	 KABUFLOW_API_BIND="$(API_BIND)" \
+	 $(VENV)/bin/gunicorn --config api/gunicorn_conf.py --chdir "$(CURDIR)" \
+	   --daemon --pid $(API_PID) --access-logfile $(API_DIR)/access.log \
+	   --error-logfile $(API_DIR)/error.log api.wsgi:app
+	@for i in $$(seq 50); do \
+	  curl -s -o /dev/null "http://$(API_BIND)/api/health" && break; sleep 0.2; \
+	done; curl -s -o /dev/null "http://$(API_BIND)/api/health" || \
+	  { tail -n 3 $(API_DIR)/error.log; echo "the API did not start: see $(API_DIR)/error.log"; exit 1; }
+	@echo "API on http://$(API_BIND) (key: $(API_DIR)/api.key, header X-API-KEY)"
+
+api-down:
+	@pid=$$(cat $(API_PID) 2>/dev/null); \
+	if [ -n "$$pid" ] && kill "$$pid" 2>/dev/null; then \
+	  while kill -0 "$$pid" 2>/dev/null; do sleep 0.2; done; echo "API stopped"; \
+	else echo "API not running"; fi
+
+# Load test of the status endpoint with wrk (a Debian package, installed if missing).
+bench-status: venv postgres
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(VENV)/bin/python benchmarks/bench_status.py $(BENCH_ARGS)

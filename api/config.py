@@ -9,10 +9,13 @@ The API's own variables (everything else is in `kabuflow.settings`):
 - `KABUFLOW_MAX_BODY_BYTES` (`1048576`): largest request body; a larger one is
   answered 413 unread.
 - `KABUFLOW_AIRFLOW_TIMEOUT` (`10`): seconds one call to Airflow's REST API may take.
+- `KABUFLOW_STATUS_CACHE_SECONDS` (`2`): how long one process answers the status of
+  an ended job from memory; `0` turns that off. Running jobs are never cached.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +25,7 @@ from kabuflow.settings import Settings, SettingsError
 DEFAULT_RATE_LIMIT = "600/minute"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_AIRFLOW_TIMEOUT = 10.0
+DEFAULT_STATUS_CACHE_SECONDS = 2.0
 BULK_DAG_ID = "bulk_fetch"
 
 
@@ -46,6 +50,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AIRFLOW_TIMEOUT": _positive_float(
             env, "KABUFLOW_AIRFLOW_TIMEOUT", DEFAULT_AIRFLOW_TIMEOUT
         ),
+        "STATUS_CACHE_SECONDS": _non_negative_float(
+            env, "KABUFLOW_STATUS_CACHE_SECONDS", DEFAULT_STATUS_CACHE_SECONDS
+        ),
         "MAX_CONTENT_LENGTH": _positive_int(
             env, "KABUFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES
         ),
@@ -66,13 +73,24 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value == 0:
+        raise SettingsError(name, "expected a positive number, got 0")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _float(env, name, default)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(name, f"expected a positive number, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(name, f"expected a positive number, got {raw!r}")
+        raise SettingsError(name, f"expected a number, got {raw!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise SettingsError(name, f"expected a finite number >= 0, got {raw!r}")
     return value

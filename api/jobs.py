@@ -17,11 +17,20 @@ from kabuflow.batches import Batch
 
 
 def current_job(ref: JobRef) -> JobFacts:
-    """Return the job as it stands; raises `JobNotFoundError` if there is none."""
+    """Return the job as it stands; raises `JobNotFoundError` if there is none.
+
+    A job that has ended may come from the final-job cache (see `api.final_jobs`).
+    """
+    cache = services().final_jobs
+    job = cache.get(ref)
+    if job is not None:
+        return job
+
     batch = locate_batch(ref)
-    if batch is None:
-        return airflow_job(ref.job_id)
-    return batch_facts(reconcile(batch))
+    job = airflow_job(ref.job_id) if batch is None else batch_facts(reconcile(batch))
+
+    cache.put(ref, job)
+    return job
 
 
 def locate_batch(ref: JobRef) -> Batch | None:

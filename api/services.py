@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from api.final_jobs import FinalJobCache
 from api.job_ids import JobIdClock
 from kabuflow.airflow_client import AirflowClient
 from kabuflow.batches import BatchService
@@ -25,6 +26,7 @@ class Services:
 
     config: dict
     batches: BatchService | None
+    final_jobs: FinalJobCache
     job_ids: JobIdClock = field(default_factory=JobIdClock)
     _local: threading.local = field(default_factory=threading.local)
 
@@ -53,7 +55,8 @@ def init_services(app: Flask) -> None:
         if app.config["ENABLE_PHASE2"]
         else None
     )
-    app.extensions[EXTENSION] = Services(config=app.config, batches=batches)
+    final_jobs = FinalJobCache(app.config["STATUS_CACHE_SECONDS"])
+    app.extensions[EXTENSION] = Services(app.config, batches, final_jobs)
 
 
 def services() -> Services:
