@@ -425,6 +425,31 @@ def test_chart_meta_and_daily_timestamps_follow_yahoo(server, crumb):
     assert (fx["meta"]["currency"], fx["meta"]["instrumentType"]) == ("USD", "CURRENCY")
 
 
+def test_longer_bars_are_labelled_on_the_period_start(server, crumb):
+    params = {"period1": "1641000000", "period2": "1656633600"}  # 2022-01-01..07-01
+    days = toyota_rows("2022-01-01", "2022-07-01")
+
+    for interval, expected_labels in (
+        ("1mo", [f"2022-{m:02d}-01" for m in range(1, 7)]),
+        ("3mo", ["2022-01-01", "2022-04-01"]),
+        ("5d", [r["Date"] for r in days[::5]]),
+    ):
+        body = chart(server, "7203.T", crumb, interval=interval, **params).json()
+        result = body["chart"]["result"][0]
+        labels = [
+            dt.datetime.fromtimestamp(t, dt.timezone(dt.timedelta(hours=9)))
+            for t in result["timestamp"]
+        ]
+        assert [d.date().isoformat() for d in labels] == expected_labels, interval
+        assert {d.time() for d in labels} == {dt.time(9, 0)}
+        volumes = result["indicators"]["quote"][0]["volume"]
+        assert sum(volumes) == sum(int(r["Volume"]) for r in days), interval
+
+    ytd = chart(server, "7203.T", crumb, range="ytd").json()["chart"]["result"][0]
+    first = dt.datetime.fromtimestamp(ytd["timestamp"][0], dt.UTC).date()
+    assert first == dt.date(2022, 1, 4)
+
+
 def test_repeated_bar_and_nan_row_are_sent_as_yahoo_sends_them(server, crumb):
     server.set_scenario(
         {
@@ -548,6 +573,19 @@ def test_a_file_without_price_columns_is_refused(tmp_path):
 
     with pytest.raises(DataSourceError, match="missing columns"):
         load_store([path])
+
+
+def test_csv_dates_with_a_time_zone_keep_their_local_date(tmp_path):
+    path = tmp_path / "7203.T.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2022-09-16 00:00:00+09:00,2020.0,2040.0,2010.5,2035.5,1000\n"
+    )
+
+    series = load_store([path]).get("7203.T")
+
+    assert str(series.dates[0]) == "2022-09-16"
+    assert series.adjclose[0] == series.close[0] == 2035.5
 
 
 def test_replay_serve_command_starts_a_server(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
 from kabuflow.replay import control, handshake, views
 from kabuflow.replay.errors import ScenarioError, YahooRefusal
@@ -45,7 +45,7 @@ def _scenario_error(exc: ScenarioError) -> Response:
 
 
 def _http_error(exc: HTTPException) -> Response:
-    if isinstance(exc, BadRequest) and request.path.startswith("/__replay/"):
+    if request.path.startswith("/__replay/"):
         body = {"error": {"field": "body", "message": exc.description}}
         return views.json_response(body, status=exc.code)
     error = {"code": exc.name, "description": f"HTTP {exc.code} {exc.name}"}

@@ -104,12 +104,20 @@ def _quote(bars: PriceSeries | IntradayBars) -> dict[str, list]:
         "high": _floats(bars.high),
         "low": _floats(bars.low),
         "close": _floats(bars.close),
-        "volume": [None if math.isnan(v) else int(v) for v in bars.volume.tolist()],
+        "volume": _integers(bars.volume),
     }
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
+    if not np.isnan(values).any():
+        return values.tolist()
     return [None if math.isnan(v) else v for v in values.tolist()]
+
+
+def _integers(values: np.ndarray) -> list[int | None]:
+    if not np.isnan(values).any():
+        return values.astype(np.int64).tolist()
+    return [None if math.isnan(v) else int(v) for v in values.tolist()]
 
 
 def _events(window: PriceSeries, query: ChartQuery) -> dict[str, dict]:

@@ -73,7 +73,10 @@ def _read_table(path: Path) -> pa.Table:
     try:
         if path.suffix == ".parquet":
             return pq.read_table(path)
-        return pa_csv.read_csv(path)
+        # Dates stay text until parsed: a zoned time would otherwise move the date.
+        as_text = {name: pa.string() for name in ("Date", "date")}
+        options = pa_csv.ConvertOptions(column_types=as_text)
+        return pa_csv.read_csv(path, convert_options=options)
     except (OSError, pa.ArrowException) as exc:
         raise DataSourceError(f"{path}: cannot read: {exc}") from exc
 

@@ -50,9 +50,10 @@ class PriceSeries:
 
     def take(self, index: np.ndarray) -> PriceSeries:
         """Return the bars at `index` (a boolean mask or integer positions)."""
-        return self.with_columns(
-            **{name: getattr(self, name)[index] for name in COLUMNS}
-        )
+        taken = self.with_columns(**{n: getattr(self, n)[index] for n in COLUMNS})
+        # Same bars, same instants: reuse them (computing them costs a time-zone pass).
+        taken.__dict__["timestamps"] = self.timestamps[index]
+        return taken
 
     def with_columns(self, **columns: np.ndarray) -> PriceSeries:
         """Return a copy with some columns replaced (timestamps are recomputed)."""

@@ -39,7 +39,8 @@ def chart(symbol: str) -> Response:
     if query.is_timezone_probe:
         g.replay_kinds.append("tz_lookup")
 
-    time.sleep(scenario.delays.get(symbol, 0.0))
+    if symbol in scenario.delays:
+        time.sleep(scenario.delays[symbol])
     if scenario.is_rate_limited(symbol, number):
         log.debug("chart request %s for %s rate-limited", number, symbol)
         return Response("Too Many Requests\r\n", status=429, mimetype="text/plain")

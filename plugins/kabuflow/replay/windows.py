@@ -93,7 +93,8 @@ def window_bounds(query: ChartQuery, now: int, zone: str) -> tuple[int, int]:
         return -(2**62), end
     local_now = dt.datetime.fromtimestamp(now, ZoneInfo(zone))
     if query.range == "ytd":
-        return int(local_now.replace(month=1, day=1, hour=0, minute=0).timestamp()), end
+        new_year = local_now.replace(month=1, day=1, hour=0, minute=0, second=0)
+        return int(new_year.timestamp()), end
     count, unit = _RANGE_PATTERN.match(query.range).groups()
     back = relativedelta(**{_RANGE_UNITS[unit]: int(count)})
     return int((local_now - back).timestamp()), end
