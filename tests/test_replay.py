@@ -547,6 +547,26 @@ def test_session_sends_yahoo_hosts_to_the_server_and_refuses_others(server):
     assert server.state.stats()["by_route"]["/"] == 3
 
 
+def test_session_keeps_the_server_cookie_as_a_yahoo_cookie_both_ways(server):
+    first = make_session(server.url, timeout=5)
+    first.get("https://fc.yahoo.com/")
+
+    yahoo = [c for c in first.cookies.jar if c.domain == ".yahoo.com"]
+    assert [c.name for c in yahoo] == ["A3"]
+    # A later process restores only the Yahoo-domain cookie (yfinance's cookie
+    # cache); the session must still send it to the server.
+    later = make_session(server.url, timeout=5)
+    later.cookies.jar.set_cookie(yahoo[0])
+    crumb = later.get("https://query1.finance.yahoo.com/v1/test/getcrumb")
+    assert crumb.status_code == 200 and len(crumb.text) == 11
+    assert (
+        make_session(server.url, timeout=5)
+        .get("https://query1.finance.yahoo.com/v1/test/getcrumb")
+        .status_code
+        == 401
+    )
+
+
 def test_plain_session_is_a_supported_uncached_curl_session():
     online = make_session(None, timeout=5)
 
