@@ -119,14 +119,17 @@ class Exchange:
 
 def translate(
     error: Exception, symbol: str, exchanges: Sequence[Exchange] = ()
-) -> KabuflowError:
+) -> SourceError:
     """Return kabuflow's error for `error`, raised while fetching `symbol`.
 
     `exchanges` are the HTTP exchanges of the fetch, in order. The result is not
-    chained yet: raise it `from error`.
+    chained yet: raise it `from error` (a `SourceError` comes back unchanged).
     """
-    if isinstance(error, KabuflowError):
+    if isinstance(error, SourceError):
         return error
+    if isinstance(error, KabuflowError):
+        # Our own setup refused, e.g. the offline session asked for another host.
+        return SourceConfigurationError(f"{symbol}: {_describe(error)}", symbol)
     failed = _failed_last_chart(exchanges)
     if isinstance(error, yf.YFRateLimitError) or (failed and failed.status == 429):
         said = f"{symbol}: Yahoo answered 429 Too Many Requests"

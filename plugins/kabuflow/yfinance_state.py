@@ -6,11 +6,15 @@ after a fork, since the pid changes) before any fetch:
 - `config.network.retries = 0`: Airflow retries with backoff and jitter, not yfinance.
 - `config.debug.hide_exceptions = False`: failures raise instead of returning an
   empty frame that would look like "no data".
-- The time-zone, cookie and ISIN caches are replaced by yfinance's own no-op caches.
-  By default they are SQLite files in the user's cache directory, shared by every
-  process on the host, and a forked worker inherits its parent's open connection.
-  The cost is one time-zone lookup request per fetch; with one symbol per task
-  process a warm cache would not have saved it anyway.
+- yfinance's on-disk caches are replaced. By default they are SQLite files in the
+  user's cache directory, shared by every process on the host, and a forked worker
+  inherits its parent's open connection. The time-zone and ISIN caches become
+  yfinance's own no-op caches: one time-zone lookup request per fetch, which a warm
+  cache would rarely save (a task fetches each symbol once). The cookie cache
+  becomes an in-memory one for this process: without any, yfinance would fetch a
+  new cookie before every request; with it, once per process. (Two sources with
+  different base URLs in one process share that cookie; Yahoo then asks for a new
+  one, which yfinance handles.)
 - The response cache (`YfData.cache_get`, an lru cache for the process's life) is
   emptied before every fetch, under `YFINANCE_LOCK`: yfinance serves any window in
   the past from it, error answers (a 500) included, so a retry or a re-fetch after
@@ -24,6 +28,8 @@ process. Parallelism comes from processes (Airflow tasks), capped by the pool.
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import logging
 import os
 import threading
@@ -38,11 +44,11 @@ log = logging.getLogger(__name__)
 
 YFINANCE_LOCK = threading.RLock()
 
-# (manager class, attribute holding its cache, no-op cache class)
+# (manager class in yfinance.cache, attribute holding its cache, replacement)
 _CACHES = (
-    ("_TzCacheManager", "_tz_cache", "_TzCacheDummy"),
-    ("_CookieCacheManager", "_Cookie_cache", "_CookieCacheDummy"),
-    ("_ISINCacheManager", "_isin_cache", "_ISINCacheDummy"),
+    ("_TzCacheManager", "_tz_cache", lambda: yf_cache._TzCacheDummy()),
+    ("_CookieCacheManager", "_Cookie_cache", lambda: MemoryCookieCache()),
+    ("_ISINCacheManager", "_isin_cache", lambda: yf_cache._ISINCacheDummy()),
 )
 
 _configured_pid: int | None = None
@@ -70,13 +76,36 @@ def clear_response_cache() -> None:
     YfData.cache_get.cache_clear()
 
 
+class MemoryCookieCache:
+    """yfinance's cookie cache interface, kept in this process's memory only."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[object, dt.datetime]] = {}
+
+    def lookup(self, strategy: str) -> dict | None:
+        entry = self._entries.get(strategy)
+        if entry is None:
+            return None
+        cookie, stored_at = entry
+        return {"cookie": copy.deepcopy(cookie), "age": dt.datetime.now() - stored_at}
+
+    def store(self, strategy: str, cookie) -> None:
+        if cookie is None:
+            self._entries.pop(strategy, None)
+            return
+        self._entries[strategy] = (copy.deepcopy(cookie), dt.datetime.now())
+
+
 def _disable_disk_caches() -> None:
-    for manager_name, attribute, dummy_name in _CACHES:
+    for manager_name, attribute, replacement in _CACHES:
         manager = getattr(yf_cache, manager_name, None)
-        dummy = getattr(yf_cache, dummy_name, None)
-        if manager is None or dummy is None or not hasattr(manager, attribute):
+        try:
+            cache = replacement()
+        except AttributeError:
+            cache = None
+        if manager is None or cache is None or not hasattr(manager, attribute):
             raise SourceConfigurationError(
-                f"yfinance {yfinance.__version__} has no {manager_name}.{attribute} "
-                f"or {dummy_name}: review kabuflow.yfinance_state before upgrading"
+                f"yfinance {yfinance.__version__} changed {manager_name}.{attribute}: "
+                "review kabuflow.yfinance_state before upgrading"
             )
-        setattr(manager, attribute, dummy())
+        setattr(manager, attribute, cache)
