@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -93,6 +93,3 @@ class PriceStore:
         """Return the latest bar date over every symbol (None when empty)."""
         dates = [s.last_date() for s in self._series.values() if len(s)]
         return max(dates) if dates else None
-
-    def as_mapping(self) -> Mapping[str, PriceSeries]:
-        return dict(self._series)
