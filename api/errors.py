@@ -13,7 +13,7 @@ from flask import Flask, current_app, jsonify
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from kabuflow.errors import AirflowApiError, InvalidRequestError
+from kabuflow.errors import AirflowApiError, BatchNotFound, InvalidRequestError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def register_error_handlers(app: Flask) -> None:
     """Answer every error raised while handling a request as JSON."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(InvalidRequestError, _invalid_request)
+    app.register_error_handler(BatchNotFound, _batch_not_found)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(AirflowApiError, _airflow_error)
     app.register_error_handler(psycopg.OperationalError, _database_error)
@@ -84,6 +85,11 @@ def _api_error(err: ApiError):
 
 def _invalid_request(err: InvalidRequestError):
     return error_response(400, "VALIDATION_ERROR", str(err), fields=[err.field])
+
+
+def _batch_not_found(err: BatchNotFound):
+    # A batch deleted between our read and our write.
+    return error_response(404, "NOT_FOUND", "no job or batch with this id")
 
 
 def _http_error(err: HTTPException):

@@ -84,3 +84,28 @@ def test_without_phase2_a_failed_trigger_writes_no_batch(make_app, conn, fake_ai
     assert batch_count(conn) == 0
     trigger = fake_airflow.bodies[fake_airflow.requests.index(fake_airflow.calls[0])]
     assert trigger["conf"]["batch_id"] is None
+
+
+def test_a_job_id_held_by_another_batch_is_never_touched_the_next_ms_is_used(
+    app, batches, fake_airflow
+):
+    from api.job_ids import JobIdClock
+
+    taken = batches.create_batch(
+        "bulk_fetch", symbols=["9984.T"], job_id="job-1767600000000"
+    )
+    # Another process handed out this very millisecond a moment ago.
+    app.extensions["kabuflow"].job_ids = JobIdClock(clock=lambda: 1767600000.0)
+
+    response = app.test_client().post(
+        "/api/bulk/start", json=VALID_BODY, headers=auth()
+    )
+
+    assert response.status_code == 503  # the fake Airflow fails the trigger
+    other = batches.get_batch(taken)
+    assert other.status == "running" and other.error_message is None
+    assert [d.status for d in batches.get_batch_details(taken)] == ["pending"]
+    mine = batches.get_batch_by_job_id("job-1767600000001")
+    assert mine is not None and mine.status == "failed"
+    trigger = fake_airflow.bodies[fake_airflow.requests.index(fake_airflow.calls[0])]
+    assert trigger["dag_run_id"] == "job-1767600000001"
