@@ -24,7 +24,9 @@ class FakeAirflow:
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[dict | None] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
