@@ -172,3 +172,33 @@ class UnexpectedSourceError(SourceError, PermanentError):
     """An exception nobody anticipated came out of yfinance; see `__cause__`."""
 
     reason = "unexpected_error"
+
+
+class PriceDataError(PermanentError):
+    """A price frame cannot be made into bars: its shape is not what yfinance returns.
+
+    `symbol` names the symbol whose frame it was.
+    """
+
+    def __init__(self, message: str, symbol: str | None = None):
+        super().__init__(f"{symbol}: {message}" if symbol else message)
+        self.symbol = symbol
+
+
+class MissingColumnError(PriceDataError):
+    """An expected column is absent (Y4: `Adj Close` vanished); `columns` lists them."""
+
+    def __init__(self, symbol: str | None, columns: list[str]):
+        super().__init__(f"missing column(s) {', '.join(columns)}", symbol)
+        self.columns = columns
+
+
+class PriceStoreUnavailableError(RetryableError):
+    """The price store could not finish: database unreachable, deadlock, or conflict.
+
+    Nothing was written: the store's transaction was rolled back.
+    """
+
+
+class PriceStoreRejectedError(PermanentError):
+    """The database refused the rows (a value its constraints do not allow)."""
