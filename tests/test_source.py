@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import inspect
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -379,6 +380,51 @@ def test_yfinance_process_state_is_ours(source):
     assert yfinance.config.debug.hide_exceptions is False
     assert isinstance(yf_cache.get_tz_cache(), yf_cache._TzCacheDummy)
     assert isinstance(yf_cache.get_cookie_cache(), yfinance_state.MemoryCookieCache)
+
+
+def test_fetches_write_no_yfinance_cache_files(source, tmp_path):
+    # Where yfinance would put its SQLite caches: shared by every process on a host.
+    default = yf_cache._TzDBManager.get_location()
+    yfinance.set_tz_cache_location(str(tmp_path))
+    try:
+        source.fetch("7203.T", WEEK, now=NOW)
+    finally:
+        yfinance.set_tz_cache_location(default)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forked_process_configures_yfinance_again(source, monkeypatch):
+    yfinance.config.network.retries = 3
+    yfinance_state.configure_yfinance()
+    assert yfinance.config.network.retries == 3  # same process: configured once
+
+    monkeypatch.setattr(yfinance_state.os, "getpid", lambda: -1)
+    yfinance_state.configure_yfinance()
+
+    assert yfinance.config.network.retries == 0
+
+
+def test_a_child_forked_while_a_fetch_holds_the_lock_can_fetch():
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with yfinance_state.YFINANCE_LOCK:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:
+        acquired = yfinance_state.YFINANCE_LOCK.acquire(timeout=5)
+        os._exit(0 if acquired else 1)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_week_of_daily_bars_is_the_recorded_data(source, exchanges):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import yfinance
 
-from kabuflow import calendars
+from kabuflow import calendars, yfinance_state
 from kabuflow.errors import (
     CalendarRangeError,
     InvalidRequestError,
@@ -29,11 +29,7 @@ from kabuflow.settings import get_settings
 from kabuflow.source_errors import Exchange, empty_result, translate
 from kabuflow.symbols import normalize_symbol
 from kabuflow.yahoo_session import make_session
-from kabuflow.yfinance_state import (
-    YFINANCE_LOCK,
-    clear_response_cache,
-    configure_yfinance,
-)
+from kabuflow.yfinance_state import clear_response_cache, configure_yfinance
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +123,7 @@ class YahooSource:
         now = _utc(now)
         _check_symbol(symbol)
         check_window(window, now.date())
-        if _holds_no_session(symbol, window, now):
+        if _expects_no_data(symbol, window, now):
             log.info("%s has no session in %s: not asking Yahoo", symbol, _span(window))
             return _no_data_result(symbol, window, now)
 
@@ -142,19 +138,19 @@ class YahooSource:
             http_requests,
         )
         return FetchResult(
-            symbol,
-            window.interval,
-            window,
-            frame,
-            exchange_tz,
-            now,
-            False,
-            http_requests,
+            symbol=symbol,
+            interval=window.interval,
+            window=window,
+            frame=frame,
+            exchange_tz=exchange_tz,
+            fetched_at=now,
+            no_data_expected=False,
+            http_requests=http_requests,
         )
 
     def _history(self, symbol: str, window: FetchWindow):
         configure_yfinance()
-        with YFINANCE_LOCK:
+        with yfinance_state.YFINANCE_LOCK:
             self._exchanges.clear()
             clear_response_cache()
             try:
@@ -170,10 +166,10 @@ class YahooSource:
                 metadata = ticker.get_history_metadata()
             except Exception as err:
                 raise translate(err, symbol, tuple(self._exchanges)) from err
-            requests = len(self._exchanges)
+            http_requests = len(self._exchanges)
         if frame.empty:
             raise empty_result(symbol, f"{window.interval} {_span(window)}")
-        return frame, metadata.get("exchangeTimezoneName"), requests
+        return frame, metadata.get("exchangeTimezoneName"), http_requests
 
 
 def _observe(session, record: Callable[[Exchange], None]) -> None:
@@ -199,8 +195,9 @@ def _window_arguments(window: FetchWindow) -> dict:
     return arguments
 
 
-def _holds_no_session(symbol: str, window: FetchWindow, now: dt.datetime) -> bool:
-    # A period always reaches back to the last session, so Yahoo always has rows.
+def _expects_no_data(symbol: str, window: FetchWindow, now: dt.datetime) -> bool:
+    # A period always reaches back to the last session, so Yahoo always has rows;
+    # a session that has not opened by `now` has no bars yet.
     if window.period is not None or calendars.calendar_name(symbol) is None:
         return False
     try:
@@ -214,7 +211,15 @@ def _no_data_result(symbol: str, window: FetchWindow, now: dt.datetime) -> Fetch
     name = "Datetime" if window.is_intraday else "Date"
     index = pd.DatetimeIndex([], tz="UTC", name=name)
     frame = pd.DataFrame(columns=FRAME_COLUMNS, index=index, dtype="float64")
-    return FetchResult(symbol, window.interval, window, frame, None, now, True, 0)
+    return FetchResult(
+        symbol=symbol,
+        interval=window.interval,
+        window=window,
+        frame=frame,
+        exchange_tz=None,
+        fetched_at=now,
+        no_data_expected=True,
+    )
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:

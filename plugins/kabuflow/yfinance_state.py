@@ -23,7 +23,8 @@ after a fork, since the pid changes) before any fetch:
 `YfData` is a singleton holding the session of the last `Ticker` created, so two
 threads fetching with different sessions would send each other's requests. Every
 yfinance call therefore runs while holding `YFINANCE_LOCK`: one fetch at a time per
-process. Parallelism comes from processes (Airflow tasks), capped by the pool.
+process. Parallelism comes from processes (Airflow tasks), capped by the pool. A
+forked child gets a fresh lock (read it as `yfinance_state.YFINANCE_LOCK`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ _CACHES = (
 _configured_pid: int | None = None
 
 
+def _renew_lock_in_child() -> None:
+    global YFINANCE_LOCK
+    # A parent thread holding the lock at the fork does not exist in the child.
+    YFINANCE_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_renew_lock_in_child)
+
+
 def configure_yfinance() -> None:
     """Put yfinance's process-wide settings and caches in kabuflow's state.
 
@@ -66,7 +76,7 @@ def configure_yfinance() -> None:
             return
         yfinance.config.network.retries = 0
         yfinance.config.debug.hide_exceptions = False
-        _disable_disk_caches()
+        _replace_disk_caches()
         _configured_pid = os.getpid()
     log.debug("yfinance %s configured for pid %s", yfinance.__version__, os.getpid())
 
@@ -96,7 +106,7 @@ class MemoryCookieCache:
         self._entries[strategy] = (copy.deepcopy(cookie), dt.datetime.now())
 
 
-def _disable_disk_caches() -> None:
+def _replace_disk_caches() -> None:
     for manager_name, attribute, replacement in _CACHES:
         manager = getattr(yf_cache, manager_name, None)
         try:
