@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+
 from kabuflow import calendars
 from kabuflow.calendars import (
     calendar_name,

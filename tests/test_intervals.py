@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from kabuflow.errors import InvalidRequestError
 from kabuflow.intervals import (
     INTERVALS,

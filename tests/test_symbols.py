@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kabuflow.errors import InvalidRequestError
 from kabuflow.symbols import is_tokyo_symbol, normalize_symbol, normalize_symbols
 
