@@ -83,3 +83,17 @@ api-down:
 bench-status: venv postgres
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(VENV)/bin/python benchmarks/bench_status.py $(BENCH_ARGS)
+
+# The local Airflow stack: api-server, scheduler and dag-processor (LocalExecutor) over
+# dags/, settings in deploy/airflow.env, state, logs and secrets in var/airflow.
+# Override with KABUFLOW_AIRFLOW_PORT, KABUFLOW_AIRFLOW_DATABASE_URL, ... (kabuflow.stack).
+.PHONY: airflow-up airflow-down airflow-status
+
+airflow-up: venv postgres
+	$(VENV)/bin/python -m kabuflow.stack up
+
+airflow-down:
+	$(VENV)/bin/python -m kabuflow.stack down
+
+airflow-status:
+	$(VENV)/bin/python -m kabuflow.stack status
