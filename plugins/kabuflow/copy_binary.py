@@ -1,0 +1,70 @@
+"""Encode numpy columns in PostgreSQL's binary COPY format, with no Python loop per row.
+
+Every row of a binary COPY stream is a field count followed by, for each field, its
+length and its big-endian bytes. When every field has a fixed size, a row is a numpy
+structured record, and a whole column is written at once: the stream is exact
+(float64 bits go through untouched) and costs a few milliseconds per 100,000 rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then flags and extension length, 0
+TRAILER = b"\xff\xff"
+# PostgreSQL counts dates and timestamps from 2000-01-01.
+EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def copy_stream(parts: Sequence[bytes]) -> bytes:
+    """Return a complete binary COPY stream made of row blocks from `copy_rows`."""
+    return b"".join([SIGNATURE, *parts, TRAILER])
+
+
+def copy_rows(columns: Sequence[np.ndarray]) -> bytes:
+    """Return the rows formed by equal-length `columns` as binary COPY tuples.
+
+    A column's dtype decides its field: int32 (int4, or a date from `pg_days`),
+    int64 (int8, or a timestamptz from `pg_microseconds`), float64 (float8), bool,
+    or `S<n>` (text of exactly n bytes, see `fixed_text`). There is no NULL: a
+    column with missing values must be sent some other way.
+    """
+    fields = [("count", ">i2")]
+    for number, column in enumerate(columns):
+        fields += [(f"len{number}", ">i4"), (f"val{number}", _wire(column.dtype))]
+    rows = np.empty(len(columns[0]) if columns else 0, dtype=np.dtype(fields))
+    rows["count"] = len(columns)
+    for number, column in enumerate(columns):
+        rows[f"len{number}"] = column.dtype.itemsize
+        rows[f"val{number}"] = column
+    return rows.tobytes()
+
+
+def _wire(dtype: np.dtype) -> np.dtype:
+    # Numbers travel big-endian; bytes and booleans have no byte order.
+    return dtype.newbyteorder(">") if dtype.kind in "iuf" else dtype
+
+
+def pg_days(days: np.ndarray) -> np.ndarray:
+    """Return datetime64 dates as PostgreSQL's binary `date` (days since 2000-01-01)."""
+    return (days.astype("datetime64[D]") - EPOCH).astype("int32")
+
+
+def pg_microseconds(instants: np.ndarray) -> np.ndarray:
+    """Return naive UTC datetime64 values as binary `timestamptz` (µs since 2000)."""
+    return (instants.astype("datetime64[us]") - EPOCH).astype("int64")
+
+
+def fixed_text(values: Sequence[str]) -> np.ndarray:
+    """Return ASCII-or-UTF-8 strings of one byte length as an `S<n>` column.
+
+    Raises ValueError when the lengths differ: numpy would pad the shorter ones
+    with NUL bytes, which PostgreSQL refuses in text.
+    """
+    encoded = np.array([value.encode() for value in values], dtype=object)
+    lengths = {len(value) for value in encoded}
+    if len(lengths) > 1:
+        raise ValueError(f"text values of different byte lengths: {sorted(lengths)}")
+    return encoded.astype(f"S{lengths.pop() if lengths else 1}")

@@ -1,0 +1,344 @@
+"""Store normalized bars and corporate actions: idempotent, one round trip per batch.
+
+DESIGN decision 9. The bars of a whole batch (one symbol or fifty) go by one binary
+COPY into a temporary staging table, then one `INSERT ... ON CONFLICT DO UPDATE`
+moves them into `daily_prices` or `intraday_prices`, leaving alone every bar whose
+values did not change. The same bar twice in one batch never reaches the statement
+(D1): the last one given wins, as in normalization. Storing the same bars again
+changes nothing and duplicates nothing.
+
+A corporate action is *added* when its (symbol, kind, date) was not stored before.
+It is *new to stored history* (`StoreResult.new_actions`) when, besides, bars of
+the symbol at this interval stored by earlier runs predate it: their adjusted
+prices may be stale, and the caller should fetch the whole history again (unless
+what it just stored was the whole history). On a symbol's first load every action
+is added and none is new: the history fetched is consistent with its own actions.
+Actions belong to a symbol, not to an interval: an action first stored along with
+intraday bars is not new to a later daily store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from psycopg_pool import PoolTimeout
+
+from kabuflow.copy_binary import copy_rows, copy_stream, pg_days, pg_microseconds
+from kabuflow.db import get_pool
+from kabuflow.errors import (
+    InvalidRequestError,
+    PriceDataError,
+    PriceStoreRejectedError,
+    PriceStoreUnavailableError,
+)
+from kabuflow.normalize import PriceBars
+from kabuflow.sqlfiles import load_sql
+
+log = logging.getLogger(__name__)
+
+VALUE_COLUMNS = (
+    ("open", "float64"),
+    ("high", "float64"),
+    ("low", "float64"),
+    ("close", "float64"),
+    ("adj_close", "float64"),
+    ("volume", "int64"),
+    ("is_final", "bool"),
+)
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    bar: str
+    bar_type: str
+
+
+DAILY_TABLE = _Table("daily_prices", "date", "date")
+INTRADAY_TABLE = _Table("intraday_prices", "bar_start", "timestamptz")
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing one symbol's bars did.
+
+    `unchanged` bars were equal to the stored ones and not rewritten; `rejected`
+    bars were refused by normalization and never reached the store. `actions_added`
+    and `new_actions` are explained in the module docstring; `first_load` is True
+    when no bar of the symbol at this interval was stored before.
+    """
+
+    symbol: str
+    interval: str
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    actions_added: int = 0
+    new_actions: int = 0
+    first_load: bool = False
+
+    def as_dict(self) -> dict:
+        """Return the result as a small JSON-ready dict (fit for XCom)."""
+        return {
+            "symbol": self.symbol,
+            "interval": self.interval,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "actions_added": self.actions_added,
+            "new_actions": self.new_actions,
+            "first_load": self.first_load,
+        }
+
+
+class PriceStore:
+    """Write `PriceBars` to the app database (default: the configured one)."""
+
+    def __init__(self, database_url: str | None = None):
+        self._database_url = database_url
+
+    def store(self, bars: PriceBars) -> StoreResult:
+        """Store one symbol's bars and actions; see `store_many`."""
+        return self.store_many([bars])[bars.symbol]
+
+    def store_many(self, items: Sequence[PriceBars]) -> dict[str, StoreResult]:
+        """Store several symbols' bars in one transaction; return results by symbol.
+
+        All items must share one interval (`InvalidRequestError` otherwise). A
+        symbol given twice is stored once, the later item winning bar by bar.
+        Raises `PriceStoreUnavailableError` (retryable: nothing was written) when
+        the database cannot be reached or the transaction hits a deadlock or
+        conflict, `PriceStoreRejectedError` when the database refuses the rows.
+        """
+        batch = _Batch.of(items)
+        if not batch.symbols:
+            return {}
+        with _database_errors(batch), self._connection() as conn, conn.transaction():
+            first = _first_stored(conn, batch)
+            added = _upsert_actions(conn, batch)
+            counts = _upsert_bars(conn, batch, first)
+
+        results = {
+            symbol: batch.result(symbol, first[symbol], added.get(symbol, []), counts)
+            for symbol in batch.symbols
+        }
+        for result in results.values():
+            _log_result(result, added.get(result.symbol, []))
+        return results
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        with get_pool(self._database_url).connection() as conn:
+            yield conn
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The items of one `store_many` call, grouped by symbol (sorted)."""
+
+    interval: str
+    table: _Table
+    symbols: list[str]
+    frames: dict[str, list[pd.DataFrame]]
+    actions: dict[tuple[str, str, dt.date], float]
+    rejected: dict[str, int]
+
+    @classmethod
+    def of(cls, items: Sequence[PriceBars]) -> _Batch:
+        intervals = sorted({item.interval for item in items})
+        if len(intervals) > 1:
+            raise InvalidRequestError(
+                "interval", f"one store holds one interval, got {', '.join(intervals)}"
+            )
+        frames, actions, rejected = {}, {}, {}
+        for item in items:
+            frames.setdefault(item.symbol, []).append(item.bars)
+            rejected[item.symbol] = rejected.get(item.symbol, 0) + item.rejected
+            for date, kind, value in item.actions[["date", "kind", "value"]].itertuples(
+                index=False
+            ):
+                actions[(item.symbol, kind, date)] = float(value)
+        intraday = bool(items) and items[0].intraday
+        return cls(
+            interval=intervals[0] if intervals else "",
+            table=INTRADAY_TABLE if intraday else DAILY_TABLE,
+            symbols=sorted(frames),
+            frames=frames,
+            actions=actions,
+            rejected=rejected,
+        )
+
+    @property
+    def intraday(self) -> bool:
+        return self.table is INTRADAY_TABLE
+
+    def staged_columns(self) -> list[np.ndarray]:
+        """Return the bars as COPY columns, one row per (symbol, bar), key-sorted."""
+        parts = [
+            (item, frame)
+            for item, symbol in enumerate(self.symbols)
+            for frame in self.frames[symbol]
+        ]
+        items = np.concatenate([np.full(len(f), i, dtype="int32") for i, f in parts])
+        bars = np.concatenate([_bar_numbers(f["bar"], self.intraday) for _, f in parts])
+        values = [
+            np.concatenate([f[name].to_numpy(dtype=dtype) for _, f in parts])
+            for name, dtype in VALUE_COLUMNS
+        ]
+        keep = _last_of_each_key(items, bars)
+        return [column[keep] for column in (items, bars, *values)]
+
+    def result(self, symbol: str, first_stored, added: list, counts) -> StoreResult:
+        """Return the `StoreResult` of `symbol` from what the statements answered."""
+        staged, inserted, updated = counts.get(symbol, (0, 0, 0))
+        return StoreResult(
+            symbol=symbol,
+            interval=self.interval,
+            inserted=inserted,
+            updated=updated,
+            unchanged=staged - inserted - updated,
+            rejected=self.rejected[symbol],
+            actions_added=len(added),
+            new_actions=sum(1 for _, day, _ in added if _before(first_stored, day)),
+            first_load=first_stored is None,
+        )
+
+
+def _bar_numbers(bars: pd.Series, intraday: bool) -> np.ndarray:
+    """Return bars in PostgreSQL's binary units: days, or µs, since 2000-01-01."""
+    if not intraday:
+        days = pa.array(bars, type=pa.date32()).to_numpy(zero_copy_only=False)
+        return pg_days(days)
+    instants = pd.DatetimeIndex(bars)
+    if instants.tz is None:
+        raise PriceDataError("intraday bars must be timezone-aware instants")
+    return pg_microseconds(instants.tz_convert("UTC").tz_localize(None).to_numpy())
+
+
+def _last_of_each_key(items: np.ndarray, bars: np.ndarray):
+    """Return which rows to keep: the last row given for each (item, bar).
+
+    Normalized bars arrive sorted and unique, which one pass confirms; only a
+    symbol given twice, or bars built by hand, pay for the sort.
+    """
+    later_item = items[1:] > items[:-1]
+    if np.all(later_item | ((items[1:] == items[:-1]) & (bars[1:] > bars[:-1]))):
+        return slice(None)
+    order = np.lexsort((bars, items))  # stable: equal keys keep their given order
+    items, bars = items[order], bars[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (items[1:] != items[:-1]) | (bars[1:] != bars[:-1])
+    return order[last]
+
+
+def _before(stored, day: dt.date) -> bool:
+    """Return whether a stored bar (a date, or a UTC datetime) precedes `day`."""
+    if stored is None:
+        return False
+    if isinstance(stored, dt.datetime):
+        stored = stored.astimezone(dt.UTC).date()
+    return stored < day
+
+
+def _query(name: str, table: _Table) -> sql.Composed:
+    return sql.SQL(load_sql(name)).format(
+        table=sql.Identifier(table.name),
+        bar=sql.Identifier(table.bar),
+        bar_type=sql.SQL(table.bar_type),
+    )
+
+
+def _first_stored(conn: psycopg.Connection, batch: _Batch) -> dict:
+    rows = conn.execute(
+        _query("price_first_stored", batch.table),
+        {"symbols": batch.symbols, "interval": batch.interval},
+    ).fetchall()
+    return dict(rows)
+
+
+def _upsert_actions(conn: psycopg.Connection, batch: _Batch) -> dict[str, list]:
+    """Store the batch's actions; return, by symbol, those not stored before."""
+    if not batch.actions:
+        return {}
+    keys = sorted(batch.actions)
+    rows = conn.execute(
+        load_sql("action_upsert"),
+        {
+            "symbols": [symbol for symbol, _, _ in keys],
+            "kinds": [kind for _, kind, _ in keys],
+            "dates": [date for _, _, date in keys],
+            "values": [batch.actions[key] for key in keys],
+        },
+    ).fetchall()
+    added: dict[str, list] = {}
+    for symbol, kind, date, value, inserted in rows:
+        if inserted:
+            added.setdefault(symbol, []).append((kind, date, value))
+    return added
+
+
+def _upsert_bars(conn: psycopg.Connection, batch: _Batch, first: dict) -> dict:
+    """Stage and upsert the bars; return (staged, inserted, updated) by symbol."""
+    columns = batch.staged_columns()
+    staged = np.bincount(columns[0], minlength=len(batch.symbols))
+    with conn.cursor() as cur:
+        cur.execute(_query("price_staging_create", batch.table))
+        with cur.copy(load_sql("price_staging_copy")) as copy:
+            copy.write(copy_stream([copy_rows(columns)]))
+        cur.execute(
+            _query("price_upsert", batch.table),
+            {
+                "symbols": batch.symbols,
+                "known": [first[symbol] is not None for symbol in batch.symbols],
+                "interval": batch.interval,
+            },
+        )
+        changed = {symbol: (ins, upd) for symbol, ins, upd in cur.fetchall()}
+    return {
+        symbol: (int(staged[item]), *changed.get(symbol, (0, 0)))
+        for item, symbol in enumerate(batch.symbols)
+    }
+
+
+@contextmanager
+def _database_errors(batch: _Batch) -> Iterator[None]:
+    """Translate database failures into the store's errors, naming the batch."""
+    what = f"{len(batch.symbols)} symbol(s) {batch.interval} ({batch.symbols[0]}...)"
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as err:
+        raise PriceStoreUnavailableError(f"storing {what} failed: {err}") from err
+    except psycopg.Error as err:
+        raise PriceStoreRejectedError(f"the database refused {what}: {err}") from err
+
+
+def _log_result(result: StoreResult, added: list) -> None:
+    log.info(
+        "stored %s %s: %d inserted, %d updated, %d unchanged, %d rejected",
+        result.symbol,
+        result.interval,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        result.rejected,
+    )
+    if added:
+        shown = ", ".join(f"{kind} {day} {value!r}" for kind, day, value in added[-5:])
+        log.info(
+            "%s: %d corporate action(s) added, %d new to stored history; latest: %s",
+            result.symbol,
+            len(added),
+            result.new_actions,
+            shown,
+        )
