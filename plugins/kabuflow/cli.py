@@ -60,6 +60,46 @@ def _add_replay(commands) -> None:
     replay.set_defaults(handler=_replay)
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from kabuflow.bulk_request import parse_bulk_request
+    from kabuflow.pipeline import fetch_symbol
+    from kabuflow.source import YahooSource
+    from kabuflow.store import PriceStore
+
+    fields = ("interval", "period", "start", "end")
+    request = parse_bulk_request(
+        {"symbols": [args.symbol], **{name: getattr(args, name) for name in fields}}
+    )
+    symbol = request.symbols[0]
+    with YahooSource() as source:
+        outcome = fetch_symbol(
+            symbol, request.window, source=source, store=PriceStore(args.database_url)
+        )
+
+    if outcome.no_data_expected:
+        print(f"{symbol} {outcome.interval}: no trading session in the window")
+        return 0
+    print(
+        f"{symbol} {outcome.interval}: inserted {outcome.inserted}, "
+        f"updated {outcome.updated}, unchanged {outcome.unchanged}"
+        + (f", rejected {outcome.rejected}" if outcome.rejected else "")
+    )
+    if outcome.history_refetched:
+        print("  (a new corporate action: the whole history was fetched again)")
+    return 0
+
+
+def _add_fetch(commands) -> None:
+    fetch = commands.add_parser("fetch", help="fetch and store one symbol's prices")
+    fetch.add_argument("symbol", help="a Yahoo symbol, e.g. 7203.T (7203 means 7203.T)")
+    fetch.add_argument("--interval", default="1d", help="default: 1d")
+    fetch.add_argument("--period", help="e.g. 1y; or give --start and --end")
+    fetch.add_argument("--start", help="YYYY-MM-DD")
+    fetch.add_argument("--end", help="YYYY-MM-DD, exclusive")
+    fetch.add_argument("--database-url", help="default: KABUFLOW_DATABASE_URL")
+    fetch.set_defaults(handler=_fetch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kabuflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log DEBUG")
@@ -73,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=_db)
 
     _add_replay(commands)
+    _add_fetch(commands)
     return parser
 
 
