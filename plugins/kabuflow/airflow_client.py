@@ -112,6 +112,10 @@ class AirflowClient:
         """Unpause the DAG so the scheduler starts its runs; return the DAG."""
         return self._call("PATCH", _dag_path(dag_id), json={"is_paused": False})
 
+    def pause_dag(self, dag_id: str) -> dict[str, Any]:
+        """Pause the DAG: runs already running go on, new ones wait; return the DAG."""
+        return self._call("PATCH", _dag_path(dag_id), json={"is_paused": True})
+
     def trigger_dag_run(
         self, dag_id: str, run_id: str, conf: dict[str, Any]
     ) -> dict[str, Any]:

@@ -90,6 +90,8 @@ class AirflowStack:
 
     def __init__(self, config: StackConfig | None = None):
         self.config = config or StackConfig.from_env()
+        # Seconds from starting the processes to a healthy report, at the last start.
+        self.ready_seconds: float | None = None
         run_dir, log_dir = self.config.home / "run", self.config.home / "logs"
         self._processes = {
             name: ManagedProcess(
@@ -98,10 +100,10 @@ class AirflowStack:
             for name in COMPONENTS
         }
 
-    def session_ids(self) -> list[int]:
-        """Return the session ids of the stack's processes (pids of their leaders)."""
-        sessions = (m.session_id() for m in self._processes.values())
-        return [sid for sid in sessions if sid is not None]
+    def session_ids(self) -> dict[str, int]:
+        """Return each component's session id (its leader's pid), even once it ended."""
+        sessions = {name: m.session_id() for name, m in self._processes.items()}
+        return {name: sid for name, sid in sessions.items() if sid is not None}
 
     def up(self) -> StackStatus:
         """Start the stack unless it is up; return once it is healthy.
@@ -221,7 +223,8 @@ class AirflowStack:
         for managed in self._processes.values():
             managed.start(env, cwd=REPO_ROOT)
         self._wait_ready(started_at, clock + self.config.ready_timeout)
-        log.info("Airflow healthy %.1f s after start", time.monotonic() - clock)
+        self.ready_seconds = time.monotonic() - clock
+        log.info("Airflow healthy %.1f s after start", self.ready_seconds)
         with self.client(ADMIN_USER) as admin:
             pool = admin.ensure_pool(
                 YAHOO_POOL, self.config.yahoo_pool_slots, YAHOO_POOL_DESCRIPTION

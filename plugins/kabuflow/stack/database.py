@@ -42,7 +42,7 @@ def ensure_database(url: str) -> bool:
     name = database_name(url)
     try:
         with psycopg.connect(
-            _maintenance_url(url), autocommit=True, connect_timeout=10
+            maintenance_url(url), autocommit=True, connect_timeout=10
         ) as conn:
             exists = conn.execute(load_sql("stack_database_exists"), {"name": name})
             if exists.fetchone():
@@ -55,6 +55,7 @@ def ensure_database(url: str) -> bool:
     return True
 
 
-def _maintenance_url(url: str) -> str:
+def maintenance_url(url: str) -> str:
+    """Return the libpq URL of the server's `postgres` database, same credentials."""
     parts = urlsplit(libpq_url(url))
     return urlunsplit(parts._replace(path=MAINTENANCE_DATABASE))

@@ -167,7 +167,10 @@ def stop_all(processes: Iterable[ManagedProcess], grace: float) -> list[int]:
 
     if alive:
         log.warning(
-            "%d process(es) ignored SIGTERM for %.0f s: killing", len(alive), grace
+            "killing %d process(es) still running %.0f s after SIGTERM: %s",
+            len(alive),
+            grace,
+            ", ".join(_describe(p) for p in alive),
         )
         for proc in alive:
             _signal_group(proc.pid, signal.SIGKILL)
@@ -181,6 +184,13 @@ def stop_all(processes: Iterable[ManagedProcess], grace: float) -> list[int]:
     for managed in processes:
         managed.forget()
     return sorted(p.pid for p in targets)
+
+
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"{proc.pid} ({' '.join(proc.cmdline())[:60]})"
+    except psutil.NoSuchProcess:
+        return f"{proc.pid} (ended)"
 
 
 def _unique(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
