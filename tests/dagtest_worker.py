@@ -6,13 +6,14 @@ every `dag.test()` the tests ask for, with the Airflow environment it was starte
 with, and the pytest process never imports Airflow for it.
 
 Protocol: one JSON request per line on stdin, `{"dag_id", "conf", "logical_date",
-"env"}` (`env` is applied to `os.environ` before the run: the tasks run in this
+"env"}` (`env` is set in `os.environ` for that run only: the tasks run in this
 process); one JSON answer per line on the original stdout. Everything Airflow logs
 goes to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -56,6 +57,21 @@ def _use_the_parsed_dag_for_dag_callbacks(current: dict) -> None:
         return execute(self, current["dagbag"].get_dag(dag.dag_id), *args, **kwargs)
 
     DagRun.execute_dag_callbacks = execute_with_parsed_dag
+
+
+@contextlib.contextmanager
+def _environment(changes: dict[str, str]):
+    """Set `changes` in `os.environ` for one run, then put the old values back."""
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _forget_runs(dag_id: str, logical_date: dt.datetime) -> None:
@@ -110,13 +126,13 @@ def main() -> int:
 
     for line in sys.stdin:
         request = json.loads(line)
-        os.environ.update(request.get("env") or {})
-        try:
-            current["dagbag"] = _parse()
-            answer = _run(current["dagbag"], request)
-        except Exception as err:
-            traceback.print_exc()
-            answer = {"error": f"{type(err).__name__}: {err}"}
+        with _environment(request.get("env") or {}):
+            try:
+                current["dagbag"] = _parse()
+                answer = _run(current["dagbag"], request)
+            except Exception as err:
+                traceback.print_exc()
+                answer = {"error": f"{type(err).__name__}: {err}"}
         answers.write(json.dumps(answer) + "\n")
     return 0
 

@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from conftest import reset_schema
 
+from kabuflow.intervals import FetchWindow
 from kabuflow.replay import ReplayServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -455,3 +456,74 @@ def test_daily_run_on_a_holiday_does_nothing(dag_runner, conn):
     assert run.task_states("prepare_batch") == ["skipped"]
     assert run.task_states("finalize_batch") == ["skipped"]
     assert conn.execute("SELECT count(*) FROM batch_executions").fetchone()[0] == 0
+
+
+def test_daily_run_fetches_only_what_each_stock_lacks(
+    dag_runner, yahoo, conn, tmp_path
+):
+    from kabuflow.pipeline import fetch_symbol
+    from kabuflow.source import YahooSource
+    from kabuflow.stock_master import COLUMNS, refresh_stock_master
+    from kabuflow.store import PriceStore
+
+    listed = tmp_path / "listed.csv"
+    rows = [
+        "20220916,7203,トヨタ自動車,プライム（内国株式）,3700,輸送用機器,6,自動車,1,Core30",
+        "20220916,6758,ソニー,プライム（内国株式）,3650,電気機器,5,電機・精密,1,Core30",
+        "20220916,1306,ＴＯＰＩＸ連動型上場投信,ETF・ETN,-,-,-,-,-,-",
+    ]
+    listed.write_text("\n".join([",".join(COLUMNS), *rows]) + "\n", encoding="utf-8")
+    refresh_stock_master(str(listed))
+    with YahooSource(base_url=yahoo.url) as source:
+        stored = fetch_symbol(
+            "7203.T",
+            FetchWindow.parse("1d", start="2022-08-01", end="2022-09-10"),
+            source=source,
+            store=PriceStore(),
+        )
+
+    run = dag_runner.run(
+        "daily_fetch",
+        logical_date="2022-09-16T08:00:00+00:00",
+        env={"KABUFLOW_YAHOO_URL": yahoo.url},
+    )
+
+    assert stored.inserted == 29
+    assert run.task_states("fetch_prices") == ["success", "success"]
+    batch = batch_of(conn, run.run_id)
+    details = details_of(conn, batch["id"])
+    assert (batch["type"], batch["status"], batch["total"]) == (
+        "all_stocks",
+        "completed",
+        2,
+    )
+    assert set(details) == {"7203.T", "6758.T"}, "the ETF is not in the universe"
+    # Toyota: from its third-last stored session (09-07) on, so 5 new sessions.
+    assert details["7203.T"]["inserted"] == 5
+    assert stored_bars(conn, "7203.T") == 29 + 5
+    # Sony had nothing stored: a year of history.
+    assert details["6758.T"]["inserted"] == stored_bars(conn, "6758.T") > 240
+
+
+def test_the_stock_master_refresh_dag_loads_a_list(dag_runner, conn):
+    run = dag_runner.run("stock_master_refresh", {"source": None})
+
+    assert run.task_states("load_listed_issues") == ["success"]
+    assert conn.execute("SELECT count(*) FROM stock_master").fetchone()[0] == 4354
+    update = conn.execute("SELECT status, added FROM stock_master_updates").fetchone()
+    assert update == ("completed", 4354)
+
+
+def test_without_phase2_the_run_fetches_and_writes_no_batch(dag_runner, yahoo, conn):
+    conf = {"symbols": ["7203.T", "6758.T"], **WINDOW, "symbols_per_task": 2}
+
+    run = dag_runner.run(
+        "bulk_fetch",
+        conf,
+        env={"KABUFLOW_YAHOO_URL": yahoo.url, "ENABLE_PHASE2": "false"},
+    )
+
+    assert run.state == "success"
+    assert run.task_states("fetch_prices") == ["success"]
+    assert conn.execute("SELECT count(*) FROM batch_executions").fetchone()[0] == 0
+    assert stored_bars(conn, "6758.T") == SESSIONS_IN_WINDOW
