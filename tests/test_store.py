@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 from price_frames import ZONES, frame_of, no_calendar, utc, yahoo_frame
 
@@ -16,7 +18,7 @@ from kabuflow.errors import (
     PriceStoreUnavailableError,
 )
 from kabuflow.normalize import PriceBars, normalize_bars
-from kabuflow.store import PriceStore
+from kabuflow.store import PriceStore, symbol_lock_key
 
 SPLIT_DAY = dt.date(2021, 9, 29)
 PRICES = ["Open", "High", "Low", "Close", "Adj Close"]
@@ -382,3 +384,31 @@ def test_a_lock_timeout_is_retryable_and_writes_nothing(db, conn):
             impatient.store(changed)
 
     assert [row[4] for row in daily_rows(conn)] == bars.bars["close"].tolist()
+
+
+# --- concurrency --------------------------------------------------------------------
+
+
+def test_a_store_waits_for_another_store_of_the_same_symbol(store, db):
+    bars = bars_of(yahoo_frame("7203.T").iloc[:3])
+    results = []
+    with psycopg.connect(db) as other:
+        # Another store's transaction: it holds the symbol and has added its bars.
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [symbol_lock_key("7203.T")])
+        other.execute(
+            "INSERT INTO daily_prices (symbol, interval, date, open, high, low, close,"
+            " adj_close, volume) SELECT '7203.T', '1d', * FROM unnest("
+            "%s::date[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],"
+            " %s::float8[], %s::bigint[])",
+            [list(column) for column in zip(*bars.records(), strict=True)][:7],
+        )
+        waiting = threading.Thread(target=lambda: results.append(store.store(bars)))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "the store did not wait for the symbol's lock"
+        other.commit()
+    waiting.join(timeout=10)
+
+    [result] = results
+    assert (result.inserted, result.updated, result.unchanged) == (0, 0, 3)
+    assert not result.first_load

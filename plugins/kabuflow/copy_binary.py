@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then flags and extension length, 0
 TRAILER = b"\xff\xff"
@@ -47,8 +48,14 @@ def _wire(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder(">") if dtype.kind in "iuf" else dtype
 
 
-def pg_days(days: np.ndarray) -> np.ndarray:
-    """Return datetime64 dates as PostgreSQL's binary `date` (days since 2000-01-01)."""
+def pg_days(days) -> np.ndarray:
+    """Return dates as PostgreSQL's binary `date` (days since 2000-01-01).
+
+    `days` is a datetime64 array, or any sequence of `datetime.date` values
+    (a pyarrow-backed date column is read without a Python loop).
+    """
+    if not (isinstance(days, np.ndarray) and days.dtype.kind == "M"):
+        days = pa.array(days, type=pa.date32()).to_numpy(zero_copy_only=False)
     return (days.astype("datetime64[D]") - EPOCH).astype("int32")
 
 
