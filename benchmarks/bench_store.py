@@ -1,6 +1,7 @@
 """Benchmark the price store against raw COPY on 1.8 million real daily bars.
 
-Run it with `.venv/bin/python benchmarks/bench_store.py [--symbols-per-batch 50]`. It
+Run it with `.venv/bin/python benchmarks/bench_store.py [--symbols-per-batch 50]
+[--rounds 1]`. It
 needs PostgreSQL at `KABUFLOW_BENCH_DATABASE_URL` (default: database `kabuflow_bench`
 on 127.0.0.1:5432, created and migrated here) and empties its price tables.
 
@@ -16,6 +17,7 @@ are loaded three times, in batches of N symbols, one transaction per batch:
 
 Each load starts after a CHECKPOINT, so none inherits another's dirty pages. Goals:
 upsert / COPY >= 0.6 and unchanged upsert / COPY >= 1.0 (ratios of rows per second).
+On a shared machine, `--rounds 3` repeats the three loads in turn and adds medians.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -56,29 +59,43 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     ensure_database(args.database_url)
     migrations.upgrade(args.database_url)
-
-    started = time.perf_counter()
-    frames = yahoo_frames(PARQUET)
-    read = time.perf_counter() - started
-    started = time.perf_counter()
-    items = [_normalized(symbol, frame) for symbol, frame in frames]
-    normalized = time.perf_counter() - started
+    items = _prepare()
     rows = sum(len(item.bars) for item in items)
     batches = list(_batches(items, args.symbols_per_batch))
-    print(f"read {len(frames)} symbols in {read:.1f} s")
-    print(
-        f"normalized {rows:,} bars in {normalized:.1f} s ({rows / normalized:,.0f}/s),"
-        f" rejected {sum(item.rejected for item in items)}"
-    )
 
     store = PriceStore(args.database_url)
-    copy_s = _measure(args.database_url, rows, lambda: raw_copy(args, batches))
-    upsert_s = _measure(args.database_url, rows, lambda: _upsert(store, batches, 0))
-    again_s = _measure(
-        args.database_url, rows, lambda: _upsert(store, batches, rows), empty=False
-    )
-    _report(rows, args.symbols_per_batch, copy_s, upsert_s, again_s)
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        rounds.append(_round(args.database_url, store, batches, rows))
+        _report(f"round {number}", rows, args.symbols_per_batch, *rounds[-1])
+    if len(rounds) > 1:
+        medians = [statistics.median(times) for times in zip(*rounds, strict=True)]
+        _report("median", rows, args.symbols_per_batch, *medians)
     return 0
+
+
+def _prepare() -> list[PriceBars]:
+    started = time.perf_counter()
+    frames = yahoo_frames(PARQUET)
+    print(f"read {len(frames)} symbols in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    items = [_normalized(symbol, frame) for symbol, frame in frames]
+    seconds = time.perf_counter() - started
+    rows = sum(len(item.bars) for item in items)
+    rejected = sum(item.rejected for item in items)
+    print(
+        f"normalized {rows:,} bars in {seconds:.1f} s ({rows / seconds:,.0f}/s),"
+        f" rejected {rejected}"
+    )
+    return items
+
+
+def _round(url: str, store: PriceStore, batches: list, rows: int) -> tuple:
+    """Return the seconds of raw COPY, upsert and unchanged upsert, in that order."""
+    copy_s = _measure(url, rows, lambda: raw_copy(url, batches))
+    upsert_s = _measure(url, rows, lambda: _upsert(store, batches, 0))
+    again_s = _measure(url, rows, lambda: _upsert(store, batches, rows), empty=False)
+    return copy_s, upsert_s, again_s
 
 
 def _arguments() -> argparse.Namespace:
@@ -88,6 +105,9 @@ def _arguments() -> argparse.Namespace:
         default=os.environ.get("KABUFLOW_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
     )
     parser.add_argument("--symbols-per-batch", type=int, default=50)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the three loads, report medians"
+    )
     return parser.parse_args()
 
 
@@ -135,9 +155,9 @@ def _batches(items: list[PriceBars], size: int) -> Iterator[list[PriceBars]]:
         yield items[start : start + size]
 
 
-def raw_copy(args: argparse.Namespace, batches: Sequence[list[PriceBars]]) -> None:
+def raw_copy(url: str, batches: Sequence[list[PriceBars]]) -> None:
     """COPY every bar straight into `daily_prices`, one transaction per batch."""
-    with psycopg.connect(args.database_url) as conn:
+    with psycopg.connect(url) as conn:
         for batch in batches:
             with conn.cursor().copy(RAW_COPY) as copy:
                 copy.write(copy_stream(_raw_rows(batch)))
@@ -194,8 +214,9 @@ def _measure(url: str, rows: int, load: Callable[[], None], empty=True) -> float
     return seconds
 
 
-def _report(rows: int, size: int, copy_s: float, upsert_s: float, again_s: float):
-    print(f"{rows:,} bars, {size} symbols per batch, load {os.getloadavg()[0]:.1f}")
+def _report(title: str, rows: int, size: int, copy_s, upsert_s, again_s) -> None:
+    load = os.getloadavg()[0]
+    print(f"{title}: {rows:,} bars, {size} symbols per batch, load average {load:.1f}")
     print(f"  raw COPY            {copy_s:6.1f} s  {rows / copy_s:10,.0f} rows/s")
     for name, seconds, goal in [
         ("upsert, empty table", upsert_s, 0.6),

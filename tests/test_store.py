@@ -14,6 +14,7 @@ from price_frames import ZONES, frame_of, no_calendar, utc, yahoo_frame
 from kabuflow.errors import (
     InvalidRequestError,
     MissingColumnError,
+    PriceDataError,
     PriceStoreRejectedError,
     PriceStoreUnavailableError,
 )
@@ -412,3 +413,16 @@ def test_a_store_waits_for_another_store_of_the_same_symbol(store, db):
     [result] = results
     assert (result.inserted, result.updated, result.unchanged) == (0, 0, 3)
     assert not result.first_load
+
+
+def test_naive_intraday_bars_are_refused(store, conn):
+    bars = bars_of(
+        frame_of([("2022-09-15 09:00", 10.0, 11.0, 9.0, 10.5, 10.5, 100)]),
+        interval="5m",
+    )
+    naive = bars.bars.assign(bar=bars.bars["bar"].dt.tz_localize(None))
+
+    with pytest.raises(PriceDataError, match="timezone-aware"):
+        store.store(PriceBars("7203.T", "5m", naive, bars.actions))
+
+    assert conn.execute("SELECT count(*) FROM intraday_prices").fetchone() == (0,)

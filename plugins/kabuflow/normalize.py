@@ -167,7 +167,7 @@ def normalize_bars(
     if now.tzinfo is None:
         raise InvalidRequestError("now", "must be a timezone-aware datetime")
     _check_frame(frame, symbol)
-    zone = ZoneInfo(exchange_tz or str(getattr(frame.index, "tz", None) or "UTC"))
+    zone = _zone(frame, exchange_tz)
     if frame.empty:
         frame = frame.set_axis(pd.DatetimeIndex([], tz=zone))
     rows = _Rows.read(frame, zone, interval in INTRADAY_INTERVALS)
@@ -185,12 +185,9 @@ def normalize_bars(
     bars["is_final"] = _finality(rows, accepted, interval, now, zone, session_close)
     rejected = [issue.kind for issue in reasons if issue.kind in REJECTING_KINDS]
     if rejected:
+        counts = dict(Counter(rejected))
         log.warning(
-            "%s %s: rejected %d bar(s): %s",
-            symbol,
-            interval,
-            len(rejected),
-            dict(Counter(rejected)),
+            "%s %s: rejected %d bar(s): %s", symbol, interval, len(rejected), counts
         )
     return PriceBars(symbol, interval, bars, actions, issues, len(rejected))
 
@@ -207,6 +204,11 @@ def _check_frame(frame: pd.DataFrame, symbol: str) -> None:
             f"of {index.dtype}",
             symbol,
         )
+
+
+def _zone(frame: pd.DataFrame, exchange_tz: str | None) -> ZoneInfo:
+    # An empty frame may come without a DatetimeIndex, hence without a zone.
+    return ZoneInfo(exchange_tz or str(getattr(frame.index, "tz", None) or "UTC"))
 
 
 @dataclass(frozen=True)
