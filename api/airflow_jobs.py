@@ -23,6 +23,7 @@ SUCCESS_STATES = frozenset({"success"})
 FAILED_STATES = frozenset({"failed", "upstream_failed"})
 # A run stopped from outside leaves its waiting tasks skipped (DESIGN decision 7).
 CANCELLED_STATES = frozenset({"skipped", "removed"})
+SETTLED_STATES = SUCCESS_STATES | FAILED_STATES
 _RUN_STATUS = {"queued": "running", "running": "running", "success": "completed"}
 
 
@@ -73,7 +74,7 @@ def _count(fetches: list[dict], total: int, per_task: int) -> dict[str, int]:
             successful += size
         elif state in FAILED_STATES:
             failed += size
-        if state in SUCCESS_STATES | FAILED_STATES | CANCELLED_STATES:
+        if state in SETTLED_STATES | CANCELLED_STATES:
             processed += size
     return {"processed": processed, "successful": successful, "failed": failed}
 
@@ -91,7 +92,9 @@ def _status(state: str | None, fetches: list[dict]) -> str:
         return _RUN_STATUS[state]
     if state != "failed":
         return "running"
-    stopped = any(ti.get("state") in CANCELLED_STATES for ti in fetches)
+    # A run that fails on its own settles every task first; one stopped from outside
+    # leaves fetches skipped or never run.
+    stopped = any(ti.get("state") not in SETTLED_STATES for ti in fetches)
     return "cancelled" if stopped else "failed"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from kabuflow.bulk_request import parse_bulk_request
 from kabuflow.errors import InvalidRequestError
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import reset_schema
+from testdb import reset_schema
 
 from kabuflow.intervals import FetchWindow
 from kabuflow.replay import ReplayServer

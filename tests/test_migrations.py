@@ -6,11 +6,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from conftest import TEST_DATABASE_URL
-from kabuflow import migrations
-from kabuflow.cli import main
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from testdb import TEST_DATABASE_URL
+
+from kabuflow import migrations
+from kabuflow.cli import main
 
 EXPECTED_IDS = sorted(
     path.name.removesuffix(".sql")

@@ -142,7 +142,9 @@ def test_get_settings_reads_the_process_environment(monkeypatch):
 
 def test_a_password_in_the_database_url_never_shows_in_repr():
     settings = Settings.from_env(
-        {"KABUFLOW_DATABASE_URL": "postgresql://app:s3cret-pw@db.internal:5432/kabuflow"}
+        {
+            "KABUFLOW_DATABASE_URL": "postgresql://app:s3cret-pw@db.internal:5432/kabuflow"
+        }
     )
 
     assert "s3cret-pw" not in repr(settings)

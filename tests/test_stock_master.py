@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from kabuflow.errors import RetryableError
 from kabuflow.stock_master import (
     BUNDLED_LIST,

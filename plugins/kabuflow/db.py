@@ -1,6 +1,6 @@
 """Connections to the app database: one psycopg connection pool per URL per process.
 
-SQL text lives in `sql/` (see `kabuflow.sqlfiles`); this module only hands out connections.
+SQL text lives in `sql/` (see `kabuflow.sqlfiles`); this module hands out connections.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ _lock = threading.Lock()
 
 
 def get_pool(database_url: str | None = None, max_size: int = 8) -> ConnectionPool:
-    """Return the process's pool for `database_url` (default: the configured app database).
+    """Return the process pool for `database_url` (default: the app database setting).
 
     The pool opens on first use and waits up to 10 s for the first connection, so an
     unreachable database fails loudly here rather than on a later query.

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from api_helpers import API_KEY, OTHER_KEY
 from fake_airflow import FakeAirflow
 
 from api import create_app
 from kabuflow.batches import BatchService
-
-API_KEY = "kabuflow-test-key-0000000001"
-OTHER_KEY = "kabuflow-test-key-0000000002"
-VALID_BODY = {"symbols": ["7203.T", "6758.T"], "interval": "1d", "period": "1y"}
-
-
-def auth(key: str = API_KEY) -> dict[str, str]:
-    """Return the header that authenticates with `key`."""
-    return {"X-API-KEY": key}
 
 
 @pytest.fixture
@@ -61,8 +53,3 @@ def client(app):
 def batches(db):
     """The batch record service on the test database."""
     return BatchService(db)
-
-
-def batch_count(conn) -> int:
-    """Return how many batches the database holds."""
-    return conn.execute("SELECT count(*) FROM batch_executions").fetchone()[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import API_KEY, OTHER_KEY, auth
+from api_helpers import API_KEY, OTHER_KEY, auth
 
 from api.auth import key_matches
 from kabuflow.settings import SettingsError

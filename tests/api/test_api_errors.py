@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from conftest import VALID_BODY, auth, batch_count
+from api_helpers import VALID_BODY, auth, batch_count
 
 START = "/api/bulk/start"
 

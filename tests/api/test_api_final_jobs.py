@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import auth
+from api_helpers import auth
 
 from api.final_jobs import FinalJobCache
 from api.progress import JobFacts

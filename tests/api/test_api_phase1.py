@@ -118,6 +118,21 @@ def test_a_run_that_failed_on_its_own_is_failed():
     assert (facts.successful, facts.failed) == (4, 1)
 
 
+def test_a_run_stopped_while_its_tasks_waited_is_cancelled():
+    instances = [ti(0, "success"), ti(1, "failed"), ti(2, None), ti(3, "scheduled")]
+
+    facts = run_facts(run("failed", end_date="2026-01-05T08:00:06Z"), instances)
+
+    assert facts.status == "cancelled"
+
+
+def test_a_run_whose_request_failed_before_the_fetches_is_failed():
+    facts = run_facts(run("failed"), [ti(-1, "upstream_failed")])
+
+    assert facts.status == "failed"
+    assert (facts.processed, facts.failed) == (5, 5)
+
+
 def test_a_queued_run_before_expansion_is_running_with_nothing_done():
     facts = run_facts(run("queued"), [ti(-1, None)])
 

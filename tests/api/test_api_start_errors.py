@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import VALID_BODY, auth, batch_count
+from api_helpers import VALID_BODY, auth, batch_count
 
 
 def closed_port_url() -> str:

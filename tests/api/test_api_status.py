@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import auth
+from api_helpers import auth
 
 JOB_KEYS = {
     "id",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VALID_BODY, auth, batch_count
+from api_helpers import VALID_BODY, auth, batch_count
 
 BAD_BODIES = {
     "symbols-a-string": ({**VALID_BODY, "symbols": "7203.T"}, "symbols"),
