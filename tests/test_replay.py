@@ -170,13 +170,18 @@ def test_raw_and_adjusted_prices_keep_every_digit(session, symbol):
     frame = history(session, symbol, start="2015-12-01", end="2021-01-05")
 
     rows = read_csv(UNADJUSTED / f"{symbol}.csv")
-    assert dates_of(frame) == [r["Date"] for r in rows]
+    # The files hold the UTC date of each bar's stamp (see kabuflow.replay.sources).
+    utc_dates = [d.strftime("%Y-%m-%d") for d in frame.index.tz_convert("UTC")]
+    assert utc_dates == [r["Date"] for r in rows]
     for column in ("Open", "High", "Low", "Close", "Adj Close"):
         assert frame[column].tolist() == [float(r[column]) for r in rows], column
     assert frame["Volume"].tolist() == [int(float(r["Volume"])) for r in rows]
     if symbol == "JPYUSD=X":
         assert frame["Close"].iloc[0] == 0.008302200585603714
         assert str(frame.index.tz) == "Europe/London"
+        # London's currency bars fall on weekdays in summer too (00:00 BST).
+        assert {day.weekday() for day in frame.index} == {0, 1, 2, 3, 4}
+        assert dt.date(2020, 5, 1) in {day.date() for day in frame.index}
     else:
         assert frame["Close"].iloc[0] != frame["Adj Close"].iloc[0]
         assert str(frame.index.tz) == "America/New_York"
@@ -468,6 +473,17 @@ def test_repeated_bar_and_nan_row_are_sent_as_yahoo_sends_them(server, crumb):
     assert body["indicators"]["adjclose"][0]["adjclose"][4] is None
 
 
+def test_null_volume_keeps_the_prices_of_the_day(server, crumb):
+    server.set_scenario({"null_volume": {"7203.T": ["2022-09-15"]}})
+
+    body = chart(server, "7203.T", crumb, range="5d").json()["chart"]["result"][0]
+
+    quote = body["indicators"]["quote"][0]
+    assert quote["volume"][3] is None and quote["volume"][2] is not None
+    [recorded] = toyota_rows("2022-09-15", "2022-09-16")
+    assert quote["close"][3] == float(recorded["Close"])
+
+
 def test_clock_override_moves_ranges(server, crumb):
     server.set_scenario({"now": "2021-01-06T00:00:00Z"})
 
@@ -606,6 +622,27 @@ def test_csv_dates_with_a_time_zone_keep_their_local_date(tmp_path):
 
     assert str(series.dates[0]) == "2022-09-16"
     assert series.adjclose[0] == series.close[0] == 2035.5
+
+
+@pytest.mark.parametrize(
+    ("written", "local"),
+    [
+        ("2020-05-03", "2020-05-04"),  # summer: 00:00 BST on Monday is Sunday UTC
+        ("2020-01-02", "2020-01-02"),  # winter: London is on UTC
+    ],
+)
+def test_plain_dates_of_london_currency_bars_are_their_utc_dates(
+    tmp_path, written, local
+):
+    path = tmp_path / "JPYUSD=X.csv"
+    path.write_text(
+        "Date,High,Low,Open,Close,Volume,Adj Close\n"
+        f"{written},0.0094,0.0093,0.0093,0.0094,0.0,0.0094\n"
+    )
+
+    series = load_store([path]).get("JPYUSD=X")
+
+    assert str(series.dates[0]) == local
 
 
 def test_replay_serve_command_starts_a_server(tmp_path):

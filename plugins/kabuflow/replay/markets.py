@@ -64,6 +64,27 @@ class Market:
         )
         return instants.as_unit("s").asi8.copy()
 
+    def local_dates_of_stamps(self, utc_dates: np.ndarray) -> np.ndarray:
+        """Return the local dates of bars whose stamps fall on `utc_dates` (UTC).
+
+        A bar is stamped with its session's opening instant. Where that instant
+        precedes midnight UTC of the local date, the local date is the day after
+        the UTC one. `utc_dates` is `datetime64[D]`; it comes back unchanged (the
+        same array) for a market whose sessions never open before midnight UTC.
+        """
+        if not self._opens_before_utc_midnight():
+            return utc_dates
+        next_days = utc_dates + np.timedelta64(1, "D")
+        stamped = (self.session_opens(next_days) // 86400).astype("datetime64[D]")
+        return np.where(stamped == utc_dates, next_days, utc_dates)
+
+    def _opens_before_utc_midnight(self) -> bool:
+        opening = dt.timedelta(hours=self.open_time.hour, minutes=self.open_time.minute)
+        offsets = (
+            self.tzinfo.utcoffset(dt.datetime(2020, month, 1)) for month in (1, 7)
+        )
+        return any(offset > opening for offset in offsets)
+
     def utc_offset(self, epoch: int) -> tuple[int, str]:
         """Return the zone's offset in seconds and its abbreviation at `epoch`."""
         local = dt.datetime.fromtimestamp(epoch, self.tzinfo)

@@ -13,6 +13,7 @@ Every key is optional; symbols are matched upper-case:
   "split": {"7203.T": [{"date": "2022-09-01", "ratio": 5}]},
   "repeat_bar": {"7203.T": ["2022-05-06"]},
   "nan_row": {"6758.T": [{"date": "2022-05-09", "volume": 120000}]},
+  "null_volume": {"JPYUSD=X": ["2020-05-05"]},
   "intraday": {"7203.T": {"5m": [{"time": "2022-09-16T09:00:00+09:00",
                "open": 1, "high": 1, "low": 1, "close": 1, "volume": 10}]}}
 }
@@ -34,6 +35,7 @@ Every key is optional; symbols are matched upper-case:
 - `repeat_bar`: send that day's bar twice (the same timestamp twice).
 - `nan_row`: that day's prices become null, keeping its volume unless `volume` is
   given; a day absent from the data is inserted (volume null unless given).
+- `null_volume`: that day's volume becomes null, its prices stay.
 - `intraday`: bars for an intraday interval (`time` ISO 8601 with offset or epoch
   seconds); prices and volume may be null.
 """
@@ -66,6 +68,7 @@ KEYS = (
     "split",
     "repeat_bar",
     "nan_row",
+    "null_volume",
     "intraday",
 )
 _EMPTY: Mapping = MappingProxyType({})
@@ -101,6 +104,7 @@ class Scenario:
     splits: Mapping[str, tuple[Split, ...]] = field(default_factory=_empty)
     repeated_bars: Mapping[str, tuple[dt.date, ...]] = field(default_factory=_empty)
     nan_rows: Mapping[str, tuple[NanRow, ...]] = field(default_factory=_empty)
+    null_volumes: Mapping[str, tuple[dt.date, ...]] = field(default_factory=_empty)
     intraday: Mapping[str, Mapping[str, IntradayBars]] = field(default_factory=_empty)
     source: Mapping[str, Any] = field(default_factory=_empty, repr=False)
 
@@ -124,6 +128,7 @@ class Scenario:
             splits=_per_symbol(raw, "split", _many(_split)),
             repeated_bars=_per_symbol(raw, "repeat_bar", _many(_date)),
             nan_rows=_per_symbol(raw, "nan_row", _many(_nan_row)),
+            null_volumes=_per_symbol(raw, "null_volume", _many(_date)),
             intraday=_per_symbol(raw, "intraday", _intraday),
             source=MappingProxyType(dict(raw)),
         )
@@ -146,7 +151,13 @@ class Scenario:
         return self.intraday.get(symbol, _EMPTY).get(canonical_interval(interval))
 
     def changes_history(self, symbol: str) -> bool:
-        tables = (self.removed_days, self.splits, self.repeated_bars, self.nan_rows)
+        tables = (
+            self.removed_days,
+            self.splits,
+            self.repeated_bars,
+            self.nan_rows,
+            self.null_volumes,
+        )
         return any(symbol in table for table in tables)
 
     def apply(self, series: PriceSeries) -> PriceSeries:
@@ -159,6 +170,10 @@ class Scenario:
             series = series.take(~np.isin(series.dates, days))
         for row in self.nan_rows.get(symbol, ()):
             series = _with_nan_row(series, row)
+        if symbol in self.null_volumes:
+            days = np.array(self.null_volumes[symbol], dtype="datetime64[D]")
+            volume = np.where(np.isin(series.dates, days), np.nan, series.volume)
+            series = series.with_columns(volume=volume)
         for split in self.splits.get(symbol, ()):
             series = _with_split(series, split)
         if symbol in self.repeated_bars:

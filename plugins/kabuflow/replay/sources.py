@@ -9,6 +9,13 @@ Without a `symbol` column the file name is the symbol (`7203.T.csv` is `7203.T`)
 Without `Adj Close` the prices are already adjusted, so the adjusted close is the
 close. A directory means every `.parquet` and `.csv` file in it, in name order.
 Numbers are parsed to the nearest double, so every digit in a file survives.
+
+A date with a time and an offset keeps its local date. A plain date is the UTC date
+of Yahoo's stamp for the bar, as the recorded files were written: the same as the
+local trading date for Tokyo and New York, but the day before it for a market whose
+session opens before midnight UTC (London's currency bars in summer: 00:00 BST is
+23:00 UTC), so those bars are moved to their local date
+(`Market.local_dates_of_stamps`).
 """
 
 from __future__ import annotations
@@ -49,11 +56,15 @@ def load_store(paths: Iterable[str | Path]) -> PriceStore:
 
 def read_file(path: Path) -> PriceStore:
     """Read one parquet or CSV file into a store of its symbols."""
-    table = _normalized(_read_table(path), path)
+    raw = _read_table(path)
+    table = _normalized(raw, path)
     if "symbol" not in table.column_names:
         symbol = path.name[: -len(path.suffix)].upper()
         table = table.append_column("symbol", pa.array([symbol] * table.num_rows))
-    return PriceStore(_split_by_symbol(table))
+    series = _split_by_symbol(table)
+    if _plain_dates(raw):
+        series = [_dated_locally(item) for item in series]
+    return PriceStore(series)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -105,6 +116,25 @@ def _dates(column: pa.ChunkedArray, path: Path) -> pa.ChunkedArray:
         return pc.cast(column, pa.date32())
     except pa.ArrowException as exc:
         raise DataSourceError(f"{path}: unreadable date column: {exc}") from exc
+
+
+def _plain_dates(table: pa.Table) -> bool:
+    """Return whether the date column holds dates without a time of day."""
+    names = [name for name in table.column_names if name.strip().lower() == "date"]
+    column = table.column(names[0])
+    if pa.types.is_date(column.type):
+        return True
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        longest = pc.max(pc.utf8_length(column)).as_py()
+        return longest is None or longest <= len("YYYY-MM-DD")
+    return False
+
+
+def _dated_locally(series: PriceSeries) -> PriceSeries:
+    local = series.market.local_dates_of_stamps(series.dates)
+    if local is series.dates:
+        return series
+    return series.with_columns(dates=local)
 
 
 def _split_by_symbol(table: pa.Table) -> list[PriceSeries]:
