@@ -268,6 +268,26 @@ def test_missing_volume_is_dropped_not_stored_as_zero():
     assert [issue.kind for issue in bars.issues] == ["missing_volume"]
 
 
+def test_a_currency_pair_without_volume_is_stored_with_zero():
+    """Y10: FX is exempt from volume checks; a currency's volume measures nothing."""
+    rate = 0.009393905289471150
+    frame = frame_of(
+        [("2020-05-05", rate, rate, rate, rate, rate, np.nan)], zone="Europe/London"
+    )
+
+    bars = normalize_bars(
+        frame,
+        symbol="JPYUSD=X",
+        interval="1d",
+        exchange_tz="Europe/London",
+        now=AFTER_DATA,
+        session_close=no_calendar,
+    )
+
+    assert bars.records() == [(dt.date(2020, 5, 5), *[rate] * 5, 0, True)]
+    assert (bars.rejected, bars.issues) == (0, [])
+
+
 @pytest.mark.parametrize("volume", [-100.0, 10.5, 2.0**63, np.inf])
 def test_an_impossible_volume_is_dropped_and_reported(volume):
     frame = frame_of([("2022-09-15", 10.0, 11.0, 9.0, 10.5, 10.5, volume)])

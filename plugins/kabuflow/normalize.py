@@ -15,7 +15,9 @@ tz-aware index, columns `Open High Low Close Adj Close Volume Dividends Stock Sp
    computed from it silently wrong. NaN is never written as 0 or as 'NaN'.
 5. A bar without a volume is dropped and reported: storing 0 would claim nothing
    traded. Negative, fractional or out-of-range volumes are dropped and reported
-   too. Zero volume (FX, quiet days) is stored as 0.
+   too. Zero volume (FX, quiet days) is stored as 0. Currency pairs (`=X`) are
+   exempt (Y10): nobody counts what a currency trades, so Yahoo's volume there
+   means nothing, and a missing one is stored as 0.
 6. A bar breaking low <= min(open, close), high >= max(open, close) or low <= high
    by more than float noise (`OHLC_TOLERANCE`) is dropped and reported (Y6).
 7. A missing adjusted close on an otherwise sound bar is kept, with `adj_close`
@@ -67,6 +69,8 @@ REQUIRED_COLUMNS = (*PRICE_COLUMNS, "Volume", "Dividends", "Stock Splits")
 BAR_COLUMNS = ("bar", "open", "high", "low", "close", "adj_close", "volume", "is_final")
 ACTION_FIELDS = ("date", "kind", "value")
 OHLC = ("open", "high", "low", "close")
+# Symbols whose volume is no measure of trading: a missing one is not refused.
+VOLUME_EXEMPT_SUFFIXES = ("=X",)
 REJECTING_KINDS = frozenset(
     {"missing_price", "missing_volume", "invalid_volume", "ohlc_violation"}
 )
@@ -178,7 +182,7 @@ def normalize_bars(
         Issue("duplicate", rows.bar(pos), f"{count} rows, kept the last one")
         for pos, count in duplicates
     ]
-    accepted, reasons = _accept(rows, kept)
+    accepted, reasons = _accept(rows, kept, symbol.endswith(VOLUME_EXEMPT_SUFFIXES))
     issues += reasons
 
     bars = _bar_frame(rows, accepted)
@@ -315,7 +319,9 @@ def _last_of_each_bar(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int
     return kept, [(int(kept[i]), int(counts[i])) for i in np.flatnonzero(counts > 1)]
 
 
-def _accept(rows: _Rows, kept: np.ndarray) -> tuple[np.ndarray, list[Issue]]:
+def _accept(
+    rows: _Rows, kept: np.ndarray, volume_exempt: bool
+) -> tuple[np.ndarray, list[Issue]]:
     """Return the kept positions that make sound bars, and every issue found."""
     prices = np.vstack([rows.prices[name][kept] for name in OHLC])
     priced = np.isfinite(prices).all(axis=0)
@@ -329,7 +335,7 @@ def _accept(rows: _Rows, kept: np.ndarray) -> tuple[np.ndarray, list[Issue]]:
     volume = rows.volume[kept]
     reasons = {
         "missing_price": ~priced,
-        "missing_volume": np.isnan(volume),
+        "missing_volume": np.isnan(volume) & (not volume_exempt),
         "invalid_volume": ~_whole_volume(volume),
         "ohlc_violation": _ohlc_violation(prices),
     }
