@@ -288,6 +288,36 @@ def test_a_currency_pair_without_volume_is_stored_with_zero():
     assert (bars.rejected, bars.issues) == (0, [])
 
 
+def normalize_rate(rows):
+    return normalize_bars(
+        frame_of(rows, zone="Europe/London"),
+        symbol="JPYUSD=X",
+        interval="1d",
+        exchange_tz="Europe/London",
+        now=AFTER_DATA,
+        session_close=no_calendar,
+    )
+
+
+def test_a_currency_close_outside_its_range_is_stored_and_reported():
+    # JPYUSD=X on 2016-02-09 as Yahoo published it: the close sits below the low.
+    rate = ("2016-02-09", 0.008647, 0.008751, 0.008647, 0.008645, 0.008645, 0.0)
+
+    bars = normalize_rate([rate])
+
+    assert bars.records() == [(dt.date(2016, 2, 9), *rate[1:6], 0, True)]
+    [issue] = bars.issues
+    assert (issue.kind, bars.rejected) == ("quote_outside_range", 0)
+    assert "close=0.008645" in issue.detail
+
+
+def test_a_currency_bar_with_low_above_high_is_still_refused():
+    bars = normalize_rate([("2016-02-09", 0.0086, 0.0085, 0.0087, 0.0086, 0.0086, 0)])
+
+    assert bars.bars.empty and bars.rejected == 1
+    assert [issue.kind for issue in bars.issues] == ["ohlc_violation"]
+
+
 @pytest.mark.parametrize("volume", [-100.0, 10.5, 2.0**63, np.inf])
 def test_an_impossible_volume_is_dropped_and_reported(volume):
     frame = frame_of([("2022-09-15", 10.0, 11.0, 9.0, 10.5, 10.5, volume)])

@@ -4,7 +4,11 @@
 did not know, the symbol's whole daily history is fetched and stored again, because
 a corporate action changes every earlier adjusted price and fetching only new dates
 would never repair them (case Y8). A window without a trading session is an outcome
-("no data expected"), not an error.
+("no data expected"), not an error. A session of the symbol's exchange calendar that
+Yahoo sent no daily bar for, between the first and the last bar it sent, is reported
+as missing (case Y10): logged, and listed in the outcome. Holidays are not sessions,
+so they are never reported; days before the first bar or after the last are not
+judged, since a listing or a delisting explains them as well as a gap does.
 
 `fetch_group` runs `fetch_symbol` for several symbols, each on its own: one symbol's
 failure is recorded and the next symbol goes ahead.
@@ -19,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kabuflow import calendars
-from kabuflow.errors import KabuflowError
+from kabuflow.errors import CalendarRangeError, KabuflowError
 from kabuflow.intervals import FetchWindow
 from kabuflow.normalize import normalize_bars
 
@@ -35,7 +39,8 @@ class SymbolOutcome:
     `no_data_expected` is True when the window held no trading session (nothing was
     asked or stored). `history_refetched` is True when a new corporate action made
     the pipeline fetch and store the whole history; the counts then add up both
-    stores, except `unchanged`, which is the full history's.
+    stores, except `unchanged`, which is the full history's. `missing_sessions`
+    are the exchange-local dates of sessions Yahoo sent no daily bar for.
     """
 
     symbol: str
@@ -47,6 +52,7 @@ class SymbolOutcome:
     rejected: int = 0
     new_actions: int = 0
     history_refetched: bool = False
+    missing_sessions: tuple[dt.date, ...] = ()
 
     def as_dict(self) -> dict:
         """Return the outcome as JSON-ready values."""
@@ -60,6 +66,7 @@ class SymbolOutcome:
             "rejected": self.rejected,
             "new_actions": self.new_actions,
             "history_refetched": self.history_refetched,
+            "missing_sessions": [day.isoformat() for day in self.missing_sessions],
         }
 
 
@@ -92,8 +99,9 @@ def fetch_symbol(
         return SymbolOutcome(symbol, window.interval, no_data_expected=True)
 
     stored = store.store(_bars(result, now))
+    missing = missing_sessions(result)
     if not stored.new_actions or not _history_can_be_refetched(window):
-        return _outcome(symbol, window.interval, stored)
+        return _outcome(symbol, window.interval, missing, stored)
 
     log.info(
         "%s: %s new corporate action(s), fetching the whole history again",
@@ -102,7 +110,7 @@ def fetch_symbol(
     )
     history = source.fetch(symbol, _history_window(window), now=now)
     again = store.store(_bars(history, now))
-    return _outcome(symbol, window.interval, stored, again)
+    return _outcome(symbol, window.interval, missing, stored, again)
 
 
 def fetch_group(
@@ -148,6 +156,41 @@ def _bars(result, now: dt.datetime):
     )
 
 
+def missing_sessions(result) -> tuple[dt.date, ...]:
+    """Return the sessions Yahoo sent no daily bar for, between its first and last.
+
+    `result` is a `FetchResult`. Logs what it finds as a warning; returns () for
+    other intervals, for symbols without a calendar and for spans the calendars do
+    not cover.
+    """
+    if result.interval != "1d" or calendars.calendar_name(result.symbol) is None:
+        return ()
+    index = result.frame.index
+    if len(index) < 2:
+        return ()
+    zone = result.exchange_tz or index.tz
+    sent = sorted(set(index.tz_convert(zone).date))
+    try:
+        missing = calendars.missing_sessions(
+            result.symbol, sent, sent[0], sent[-1] + dt.timedelta(days=1)
+        )
+    except CalendarRangeError as err:
+        log.info(
+            "%s: no calendar for its whole span (%s), gaps not checked",
+            result.symbol,
+            err,
+        )
+        return ()
+    if missing:
+        log.warning(
+            "%s: Yahoo sent no bar for %d session(s) of its exchange: %s",
+            result.symbol,
+            len(missing),
+            ", ".join(day.isoformat() for day in missing[:10]),
+        )
+    return tuple(missing)
+
+
 def _history_can_be_refetched(window: FetchWindow) -> bool:
     # Yahoo serves intraday bars for a recent past only: there is no history to
     # repair beyond what the window asked for.
@@ -158,7 +201,7 @@ def _history_window(window: FetchWindow) -> FetchWindow:
     return FetchWindow(window.interval, period=HISTORY_PERIOD)
 
 
-def _outcome(symbol: str, interval: str, *results) -> SymbolOutcome:
+def _outcome(symbol: str, interval: str, missing, *results) -> SymbolOutcome:
     return SymbolOutcome(
         symbol,
         interval,
@@ -168,6 +211,7 @@ def _outcome(symbol: str, interval: str, *results) -> SymbolOutcome:
         rejected=results[-1].rejected,
         new_actions=results[0].new_actions,
         history_refetched=len(results) > 1,
+        missing_sessions=missing,
     )
 
 
