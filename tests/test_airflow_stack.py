@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -190,6 +191,31 @@ def test_stop_all_ends_children_that_left_the_group(tmp_path, mode):
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
     assert session_members([session]) == []
     assert not managed.pid_file.exists()
+
+
+def test_a_process_started_again_after_sigkill_leaves_no_orphan_behind(tmp_path):
+    managed, first_child = _start_family(tmp_path, "stay")
+    first_session = managed.session_id()
+    os.kill(first_session, signal.SIGKILL)
+    wait_for(lambda: managed.process() is None, 10, "the leader to die", 0.1)
+
+    managed.start(os.environ, cwd=tmp_path)
+    second_child = int(
+        wait_for(lambda: _new_child(managed, first_child), 10, "a second child", 0.1)
+    )
+    sessions = managed.session_ids()
+    assert sessions == [first_session, managed.session_id()]
+
+    stopped = stop_all([managed], grace=1.0)
+
+    assert {first_child, second_child} <= set(stopped)
+    assert session_members(sessions) == []
+    assert not managed.former_file.exists()
+
+
+def _new_child(managed: ManagedProcess, old: int) -> str | None:
+    last = managed.log_tail(1).strip()
+    return last if last and int(last) != old else None
 
 
 def test_a_reused_pid_is_not_taken_for_ours(tmp_path):

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -44,6 +45,8 @@ from kabuflow.stack.processes import ManagedProcess, stop_all, tree
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
+# Warms the task imports in the scheduler (kabuflow.stack.warm).
+LOCAL_SETTINGS = REPO_ROOT / "deploy" / "airflow_local_settings.py"
 HEALTH_KEYS = ("scheduler", "dag_processor")
 MIGRATE_TIMEOUT = 300.0
 POLL_INTERVAL = 0.5
@@ -105,6 +108,10 @@ class AirflowStack:
         sessions = {name: m.session_id() for name, m in self._processes.items()}
         return {name: sid for name, sid in sessions.items() if sid is not None}
 
+    def component_sessions(self, name: str) -> list[int]:
+        """Return one component's sessions, those a dead process left included."""
+        return self._processes[name].session_ids()
+
     def up(self) -> StackStatus:
         """Start the stack unless it is up; return once it is healthy.
 
@@ -142,6 +149,21 @@ class AirflowStack:
         stopped = stop_all(self._processes.values(), self.config.stop_grace)
         log.info("Airflow stack stopped: %d process(es)", len(stopped))
         return stopped
+
+    def start_component(self, name: str) -> int:
+        """Start one component again after it died (`scheduler`, ...); return its pid.
+
+        The rest of the stack keeps running; what the dead process left in its
+        session (executor workers, tasks) is still ended by `down`. Raises
+        `StackError` if the component runs.
+        """
+        managed = self._processes[name]
+        if managed.process() is not None:
+            raise StackError(f"{name} is running already")
+
+        pid = managed.start(self._prepare(), cwd=REPO_ROOT)
+        log.info("%s started again (pid %d)", name, pid)
+        return pid
 
     def status(self) -> StackStatus:
         """Return which processes run, their memory, and Airflow's health report."""
@@ -181,6 +203,7 @@ class AirflowStack:
         values = template_values(self.config, load_or_create_secrets(home))
         rendered = render_env(ENV_TEMPLATE.read_text(encoding="utf-8"), values)
         rendered.update(self.config.extra_env)
+        link_local_settings(home / "config")
         write_private(self.config.env_file, format_env_file(rendered))
         write_private(self.config.client_env_file, format_env_file(self.client_env()))
         return {**os.environ, **rendered}
@@ -315,3 +338,13 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def link_local_settings(config_dir: Path) -> Path:
+    """Link kabuflow's `airflow_local_settings.py` into Airflow's config folder."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    link = config_dir / LOCAL_SETTINGS.name
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(LOCAL_SETTINGS)
+    return link

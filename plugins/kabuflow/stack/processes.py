@@ -6,6 +6,10 @@ Airflow moves each task into a process group of its own, so stopping by group al
 would miss tasks; the session still holds them, even once orphaned, so `stop_all`
 stops every process of the session. Airflow renames its processes (setproctitle),
 which also overwrites their visible environment: the session is the marker to trust.
+
+A process started again after it died (a scheduler killed with SIGKILL) leads a new
+session, while the orphans of its old one (forked executor workers, running tasks)
+live on: `<name>.former` keeps such sessions so that `stop_all` still ends them.
 """
 
 from __future__ import annotations
@@ -45,10 +49,19 @@ class ManagedProcess:
     def log_file(self) -> Path:
         return self.log_dir / f"{self.name}.log"
 
+    @property
+    def former_file(self) -> Path:
+        return self.run_dir / f"{self.name}.former"
+
     def start(self, env: Mapping[str, str], cwd: Path) -> int:
-        """Start the process as leader of a new session; return its pid."""
+        """Start the process as leader of a new session; return its pid.
+
+        An earlier session of this name that still has members is kept in
+        `former_file`, so `stop_all` ends its orphans too.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._keep_former_session()
         with open(self.log_file, "ab") as log_handle:
             self._popen = subprocess.Popen(
                 list(self.argv),
@@ -73,14 +86,13 @@ class ManagedProcess:
         has no members left).
         """
         recorded = self._recorded()
-        if recorded is None:
-            return None
-        pid, started = recorded
-        try:
-            reused = abs(psutil.Process(pid).create_time() - started) > 0.01
-        except psutil.NoSuchProcess:
-            return pid  # the leader is gone; orphans may still hold the session
-        return None if reused else pid
+        return None if recorded is None else _session_of(*recorded)
+
+    def session_ids(self) -> list[int]:
+        """Return the current session and every former one (see `former_file`)."""
+        former = [_session_of(pid, started) for pid, started in self._former()]
+        current = self.session_id()
+        return [sid for sid in (*former, current) if sid is not None]
 
     def process(self) -> psutil.Process | None:
         """Return the live process named by the pid file, or None."""
@@ -106,6 +118,26 @@ class ManagedProcess:
         except (FileNotFoundError, ValueError):
             return None
 
+    def _former(self) -> list[tuple[int, float]]:
+        try:
+            lines = self.former_file.read_text(encoding="ascii").splitlines()
+        except FileNotFoundError:
+            return []
+        return [(int(pid), float(started)) for pid, started in map(str.split, lines)]
+
+    def _keep_former_session(self) -> None:
+        recorded = self._recorded()
+        if recorded is None or self.process() is not None:
+            return
+        session = _session_of(*recorded)
+        if session is None or not session_members([session]):
+            return
+        log.warning(
+            "%s left processes in session %d; keeping track", self.name, session
+        )
+        with open(self.former_file, "a", encoding="ascii") as former:
+            former.write(f"{recorded[0]} {recorded[1]!r}\n")
+
     def exit_code(self) -> int | None:
         """Return the exit code if this object started the process and it ended."""
         return None if self._popen is None else self._popen.poll()
@@ -119,10 +151,24 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def forget(self) -> None:
-        """Remove the pid file, once the process is known to be gone."""
+        """Remove the pid files, once the processes are known to be gone."""
         self.pid_file.unlink(missing_ok=True)
+        self.former_file.unlink(missing_ok=True)
         if self._popen is not None:
             self._popen.poll()
+
+
+def _session_of(pid: int, started: float) -> int | None:
+    """Return the session `pid` led if the pid is still ours, else None.
+
+    A pid whose process started at another time was reused; a pid with no process
+    may still name the session of its orphans (Linux does not reuse it meanwhile).
+    """
+    try:
+        reused = abs(psutil.Process(pid).create_time() - started) > 0.01
+    except psutil.NoSuchProcess:
+        return pid
+    return None if reused else pid
 
 
 def tree(proc: psutil.Process) -> list[psutil.Process]:
@@ -154,7 +200,7 @@ def stop_all(processes: Iterable[ManagedProcess], grace: float) -> list[int]:
     that survived both.
     """
     processes = list(processes)
-    sessions = [sid for p in processes if (sid := p.session_id()) is not None]
+    sessions = [sid for p in processes for sid in p.session_ids()]
     leaders = [proc for p in processes if (proc := p.process()) is not None]
     members = session_members(sessions)
     targets = _unique([*(q for p in leaders for q in tree(p)), *members])
