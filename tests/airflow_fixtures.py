@@ -4,12 +4,15 @@ Register in `tests/conftest.py` with `pytest_plugins = ["airflow_fixtures"]`.
 
 The stack runs on free ports, with its home in a temporary directory, over a dags
 folder that links the files `airflow_dag_files` lists (the test-only DAGs of
-`tests/airflow_dags/`; override that fixture to add a DAG of `dags/`), against a
-metadata database emptied at the start of the session
-(`KABUFLOW_TEST_AIRFLOW_DATABASE_URL`) and the session's migrated app database.
-DAGs start unpaused, so a scheduled DAG linked here runs on its own: link only what
-the tests drive. The stack inherits the test process's environment (set
-`KABUFLOW_YAHOO_URL` before it starts, or no task may reach Yahoo).
+`tests/airflow_dags/` and `dags/bulk_fetch.py`), against a metadata database emptied
+at the start of the session (`KABUFLOW_TEST_AIRFLOW_DATABASE_URL`) and the session's
+migrated app database. DAGs start unpaused, so a scheduled DAG linked here runs on its
+own: link only what the tests drive (`daily_fetch` is left out for that reason).
+
+Every task fetches from the session's replay server (`airflow_replay`), never Yahoo:
+it serves the project's sample and, when the shared data is on the machine, the whole
+recorded universe of 3,768 Tokyo symbols (`KABUFLOW_TEST_UNIVERSE`), so tests can run
+batches larger than the 300 sample symbols. Retries wait about a second.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from psycopg import sql
 
 from kabuflow.airflow_client import AirflowClient
 from kabuflow.errors import AirflowNotFoundError
+from kabuflow.replay import ReplayServer
+from kabuflow.replay.server import SAMPLE_SOURCES
 from kabuflow.stack import AirflowStack, StackConfig
 from kabuflow.stack.database import database_name, maintenance_url
 
@@ -34,7 +39,16 @@ TEST_AIRFLOW_DATABASE_URL = os.environ.get(
     "KABUFLOW_TEST_AIRFLOW_DATABASE_URL",
     "postgresql+psycopg://postgres@127.0.0.1:5432/kabuflow_test_airflow",
 )
-TEST_DAGS = Path(__file__).resolve().parent / "airflow_dags"
+REPO = Path(__file__).resolve().parents[1]
+TEST_DAGS = REPO / "tests" / "airflow_dags"
+PRODUCT_DAGS = (REPO / "dags" / "bulk_fetch.py",)
+# The recorded universe (1.8 M daily bars); optional: tests that need it skip without.
+TEST_UNIVERSE = Path(
+    os.environ.get(
+        "KABUFLOW_TEST_UNIVERSE",
+        REPO.parent / "shared" / "data" / "tse_daily_2020-09_2022-09.parquet",
+    )
+)
 FINAL_RUN_STATES = {"success", "failed"}
 
 
@@ -104,13 +118,35 @@ def wait_for_run(
 
 @pytest.fixture(scope="session")
 def airflow_dag_files() -> list[Path]:
-    """The DAG files the session's stack serves: the test-only DAGs."""
-    return sorted(TEST_DAGS.glob("*.py"))
+    """The DAG files the session's stack serves: the test-only DAGs and bulk_fetch."""
+    return [*sorted(TEST_DAGS.glob("*.py")), *PRODUCT_DAGS]
+
+
+@pytest.fixture(scope="session")
+def airflow_replay() -> Iterator[ReplayServer]:
+    """The replay server every task of the session's stack fetches from."""
+    sources = list(SAMPLE_SOURCES)
+    if TEST_UNIVERSE.exists():
+        sources.insert(0, TEST_UNIVERSE)  # the sample's own files win per symbol
+    server = ReplayServer(sources)
+    with server.running():
+        yield server
+
+
+def universe_symbols(server: ReplayServer, needed: int) -> list[str]:
+    """The Tokyo symbols `server` holds, sorted; skip when it holds fewer than `needed`.
+
+    Only the shared universe holds more than the 300 sample symbols.
+    """
+    symbols = sorted(s for s in server.store.symbols() if s.endswith(".T"))
+    if len(symbols) < needed:
+        pytest.skip(f"needs {needed} replayed symbols, {TEST_UNIVERSE} is missing")
+    return symbols
 
 
 @pytest.fixture(scope="session")
 def airflow_stack_session(
-    tmp_path_factory, database_url, airflow_dag_files
+    tmp_path_factory, database_url, airflow_dag_files, airflow_replay
 ) -> Iterator[AirflowStack]:
     """Start the session's Airflow stack once; stop all of it at the end."""
     drop_database(TEST_AIRFLOW_DATABASE_URL)
@@ -126,6 +162,10 @@ def airflow_stack_session(
         parallelism=4,
         yahoo_pool_slots=4,
         ready_timeout=240,
+        extra_env={
+            "KABUFLOW_YAHOO_URL": airflow_replay.url,
+            "KABUFLOW_RETRY_DELAY_SECONDS": "1",
+        },
     )
     stack = AirflowStack(config)
     stack.up()

@@ -10,123 +10,32 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pandas as pd
 import pytest
-from api_helpers import API_KEY, auth
+from api_helpers import auth
+from live_api import (
+    alive_tasks,
+    poll_until_final,
+    start,
+    status,
+)
+from replayed import recorded_bars, sound_symbols, stored_rows
 
-from api import create_app
 from api.job_ids import JobIdClock
-from kabuflow.batches import BatchService
-from kabuflow.errors import AirflowNotFoundError
 
 pytestmark = pytest.mark.airflow
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 WINDOW = {"interval": "1d", "start": "2022-06-01", "end": "2022-09-01"}
-FINAL = {"completed", "failed", "cancelled"}
-ALIVE_TASK_STATES = {
-    "running",
-    "queued",
-    "scheduled",
-    "restarting",
-    "up_for_retry",
-    "up_for_reschedule",
-    "deferred",
-}
 UNFINISHED_DETAILS = {"pending", "running", "retrying"}
 
 
-@pytest.fixture(scope="module")
-def sample_symbols() -> list[str]:
-    """The Tokyo symbols the replay server holds prices for, in a fixed order."""
-    frame = pd.read_parquet(SAMPLE / "tse_daily_sample.parquet", columns=["symbol"])
-    return sorted(frame["symbol"].unique())
-
-
-@pytest.fixture(scope="module")
-def live(airflow_stack):
-    """The running stack, once `bulk_fetch` is parsed and not paused."""
-    with airflow_stack.client() as client:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                dag = client.get_dag("bulk_fetch")
-                break
-            except AirflowNotFoundError:
-                assert time.monotonic() < deadline, "bulk_fetch never parsed"
-                time.sleep(1)
-        if dag["is_paused"]:
-            client.unpause_dag("bulk_fetch")
-    return airflow_stack
-
-
-@pytest.fixture
-def make_live_app(live, database_url):
-    """Return a factory of API apps on the live stack and the stack's app database."""
-    env = live.client_env()
-
-    def make(**overrides):
-        config = {
-            "TESTING": True,
-            "DATABASE_URL": live.config.app_database_url,
-            "API_KEYS": (API_KEY,),
-            "AIRFLOW_API_URL": env["AIRFLOW_API_URL"],
-            "AIRFLOW_API_USER": env["AIRFLOW_API_USER"],
-            "AIRFLOW_API_PASSWORD": env["AIRFLOW_API_PASSWORD"],
-            "STATUS_CACHE_SECONDS": 0,
-        }
-        config.update(overrides)
-        return create_app(config)
-
-    return make
-
-
-@pytest.fixture
-def live_batches(live):
-    return BatchService(live.config.app_database_url)
-
-
-def start(client, symbols, **extra):
-    response = client.post(
-        "/api/bulk/start", json={"symbols": symbols, **WINDOW, **extra}, headers=auth()
-    )
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()
-
-
-def status(client, ref):
-    response = client.get(f"/api/bulk/status/{ref}", headers=auth())
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["job"]
-
-
-def poll_until_final(client, ref, timeout):
-    """Poll the status until it is final; return every answer seen."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen.append(status(client, ref))
-        if seen[-1]["status"] in FINAL:
-            return seen
-        time.sleep(0.5)
-    pytest.fail(f"job {ref} not final after {timeout} s: {seen[-1]}")
-
-
-def alive_tasks(live, job_id):
-    with live.client() as client:
-        instances = client.list_task_instances("bulk_fetch", job_id)
-    return [ti for ti in instances if ti["state"] in ALIVE_TASK_STATES]
-
-
 def test_100_symbols_run_to_completed_with_monotonic_progress(
-    make_live_app, live_batches, sample_symbols
+    make_live_app, live, live_batches, sample_symbols, airflow_replay
 ):
     client = make_live_app().test_client()
-    symbols = sample_symbols[:100]
+    symbols = sound_symbols(airflow_replay, sample_symbols, WINDOW, 100)
 
-    started = start(client, symbols)
+    started = start(client, symbols, WINDOW)
     seen = poll_until_final(client, started["batch_db_id"], timeout=600)
 
     assert started["success"] is True and started["status"] == "accepted"
@@ -146,6 +55,8 @@ def test_100_symbols_run_to_completed_with_monotonic_progress(
     assert job["summary"]["successful"] == 100
     assert job["progress"]["progress_percentage"] == 100.0
     assert status(client, started["job_id"]) == status(client, started["batch_db_id"])
+    stored = stored_rows(live.config.app_database_url, symbols, WINDOW)
+    assert stored == {s: recorded_bars(airflow_replay, s, WINDOW) for s in symbols}
 
 
 def test_stopping_500_symbols_cancels_every_open_stock_and_every_task(
@@ -156,7 +67,7 @@ def test_stopping_500_symbols_cancels_every_open_stock_and_every_task(
     # fast without retry.
     unknown = [f"{1100 + i}.T" for i in range(200)]
     assert not set(unknown) & set(sample_symbols)
-    started = start(client, sample_symbols[:300] + unknown)
+    started = start(client, sample_symbols[:300] + unknown, WINDOW)
     time.sleep(5)
 
     stopped = client.post(f"/api/bulk/stop/{started['job_id']}", headers=auth())
@@ -222,7 +133,7 @@ def test_without_phase2_jobs_run_and_stop_on_airflow_alone(
 ):
     client = make_live_app(ENABLE_PHASE2=False).test_client()
 
-    started = start(client, sample_symbols[100:120], symbols_per_task=4)
+    started = start(client, sample_symbols[100:120], WINDOW, symbols_per_task=4)
     seen = poll_until_final(client, started["job_id"], timeout=600)
 
     assert set(started) == {"success", "job_id", "status"}
@@ -234,7 +145,7 @@ def test_without_phase2_jobs_run_and_stop_on_airflow_alone(
     assert processed == sorted(processed)
     assert client.get("/api/bulk/status/1", headers=auth()).status_code == 404
 
-    second = start(client, sample_symbols[120:200])
+    second = start(client, sample_symbols[120:200], WINDOW)
     time.sleep(2)
     stopped = client.post(f"/api/bulk/stop/{second['job_id']}", headers=auth())
 
@@ -261,7 +172,7 @@ def test_without_phase2_a_run_id_taken_in_airflow_gets_the_next_millisecond(
     app.extensions["kabuflow"].job_ids = JobIdClock(clock=lambda: taken_ms / 1000)
     client = app.test_client()
 
-    started = start(client, ["6758.T"])
+    started = start(client, ["6758.T"], WINDOW)
 
     assert started["job_id"] == f"job-{taken_ms + 1}"
     with live.client() as airflow:
