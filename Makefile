@@ -14,9 +14,12 @@ TEST_DATABASES := kabuflow_test kabuflow_test_airflow
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help venv postgres test-databases test lint clean
+.PHONY: help venv postgres test-databases test lint clean demo down
 
 help:
+	@echo "make demo   - start everything and run a bulk fetch of the sample's Tokyo shares"
+	@echo "              (YAHOO=live: from the real Yahoo Finance; DEMO_ARGS=--plain)"
+	@echo "make down   - stop every process the demo started"
 	@echo "make test   - install from uv.lock, make sure PostgreSQL runs, run every test"
 	@echo "make lint   - ruff check and format check"
 
@@ -35,6 +38,16 @@ test-databases: postgres
 	@for db in $(TEST_DATABASES); do \
 	  scripts/create_database.sh "$(PG_HOST)" "$(PG_PORT)" "$(PG_USER)" "$$db"; \
 	done
+
+# The demo (kabuflow.demo): app database, stock master, replay server, Airflow, API,
+# then a bulk fetch through the API. State, logs and secrets go to var/.
+demo: venv postgres
+	$(if $(filter live,$(YAHOO)),KABUFLOW_DEMO_LIVE=1 )$(VENV)/bin/kabuflow demo $(DEMO_ARGS)
+
+# Safe when nothing runs; also stops an API that `make api-up` started.
+down: api-down
+	@if [ -x $(VENV)/bin/kabuflow ]; then $(VENV)/bin/kabuflow demo down; \
+	 else echo "nothing to stop (no $(VENV))"; fi
 
 test: venv test-databases
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

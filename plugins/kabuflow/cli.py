@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from kabuflow.errors import KabuflowError
@@ -86,6 +87,9 @@ def _fetch(args: argparse.Namespace) -> int:
     )
     if outcome.history_refetched:
         print("  (a new corporate action: the whole history was fetched again)")
+    if outcome.missing_sessions:
+        days = ", ".join(day.isoformat() for day in outcome.missing_sessions)
+        print(f"  no bar from Yahoo for these sessions: {days}")
     return 0
 
 
@@ -98,6 +102,68 @@ def _add_fetch(commands) -> None:
     fetch.add_argument("--end", help="YYYY-MM-DD, exclusive")
     fetch.add_argument("--database-url", help="default: KABUFLOW_DATABASE_URL")
     fetch.set_defaults(handler=_fetch)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kabuflow.demo import DemoConfig
+    from kabuflow.demo.run import run_demo
+    from kabuflow.demo.services import DemoServices
+
+    if not args.verbose:
+        # The demo prints its own steps; library INFO lines would bury them.
+        logging.getLogger().setLevel(logging.WARNING)
+    environ = {**os.environ, **({"KABUFLOW_DEMO_LIVE": "1"} if args.live else {})}
+    config = DemoConfig.from_env(environ)
+    if args.action == "down":
+        stopped = DemoServices(config).down()
+        print(f"demo stopped: {len(stopped)} process(es)")
+        return 0
+    plain = args.plain or not sys.stdout.isatty()
+    return run_demo(config, plain=plain)
+
+
+def _add_demo(commands) -> None:
+    demo = commands.add_parser(
+        "demo", help="run a bulk fetch end to end (make demo), or stop it all (down)"
+    )
+    demo.add_argument("action", nargs="?", default="run", choices=["run", "down"])
+    demo.add_argument(
+        "--plain",
+        action="store_true",
+        help="no redrawn progress bar (the default when stdout is not a terminal)",
+    )
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="fetch from the real Yahoo Finance (as KABUFLOW_DEMO_LIVE=1)",
+    )
+    demo.set_defaults(handler=_demo)
+
+
+def _stock_master(args: argparse.Namespace) -> int:
+    from kabuflow.stock_master import refresh_stock_master
+
+    result = refresh_stock_master(args.source, database_url=args.database_url)
+    print(
+        f"stock master from {result.source} ({result.list_date}): "
+        f"{result.total_issues} issues, {result.added} added, {result.changed} "
+        f"changed, {result.delisted} delisted, {result.relisted} relisted"
+    )
+    return 0
+
+
+def _add_stock_master(commands) -> None:
+    master = commands.add_parser(
+        "stock-master", help="load the listed-issues list into stock_master"
+    )
+    master.add_argument("action", choices=["load"])
+    master.add_argument(
+        "--source",
+        help="a file path or URL of JPX's list as CSV (default: "
+        "KABUFLOW_LISTED_ISSUES_URL, else the bundled list)",
+    )
+    master.add_argument("--database-url", help="default: KABUFLOW_DATABASE_URL")
+    master.set_defaults(handler=_stock_master)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_replay(commands)
     _add_fetch(commands)
+    _add_stock_master(commands)
+    _add_demo(commands)
     return parser
 
 
