@@ -17,10 +17,13 @@ RUN apt-get update \
 WORKDIR /opt/kabuflow
 COPY pyproject.toml uv.lock README.md ./
 COPY plugins ./plugins
-RUN uv sync --locked --no-dev --no-editable
+RUN uv sync --locked --no-dev --no-editable --extra celery
 
 COPY . .
-RUN uv sync --locked --no-dev \
-    && mkdir -p "$AIRFLOW_HOME" && chown -R kabuflow "$AIRFLOW_HOME" /opt/kabuflow
+# airflow_local_settings.py warms the task imports in the scheduler (kabuflow.stack.warm).
+RUN uv sync --locked --no-dev --extra celery \
+    && mkdir -p "$AIRFLOW_HOME/config" \
+    && ln -s /opt/kabuflow/deploy/airflow_local_settings.py "$AIRFLOW_HOME/config/" \
+    && chown -R kabuflow "$AIRFLOW_HOME" /opt/kabuflow
 
 USER kabuflow

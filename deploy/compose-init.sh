@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# docker compose's one-shot init: app database, both migrations, passwords file, pool.
+# docker compose's one-shot init: app database, both migrations, passwords file, pool,
+# and the stock master from the bundled listed-issues list (KABUFLOW_LISTED_ISSUES_URL
+# or the weekly stock_master_refresh DAG keep it current afterwards).
 set -euo pipefail
 
 psql -h postgres -U postgres -d postgres -v ON_ERROR_STOP=1 -At \
@@ -27,3 +29,4 @@ PY
 chown -R 50000:0 "$secrets_dir" /opt/airflow/logs
 
 airflow pools set yahoo "${KABUFLOW_YAHOO_POOL_SLOTS:-8}" "concurrent Yahoo Finance requests"
+kabuflow stock-master load

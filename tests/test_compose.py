@@ -92,3 +92,38 @@ def test_env_example_names_every_variable_the_file_requires():
     required = set(re.findall(r"\$\{(\w+):\?", text))
     defined = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
     assert required <= defined, required - defined
+
+
+def _commands() -> list[tuple[str, str]]:
+    return [
+        (name, " ".join(map(str, spec["command"])))
+        for name, spec in SERVICES.items()
+        if isinstance(spec.get("command"), list)
+    ]
+
+
+@pytest.mark.parametrize("name, command", _commands())
+def test_files_a_command_names_exist_in_the_image(name, command):
+    # The Dockerfile copies the repository to /opt/kabuflow.
+    for path in re.findall(r"/opt/kabuflow/(\S+)", command):
+        assert (ROOT / path).is_file(), f"{name} runs {command!r}: no {path}"
+
+
+def test_the_api_listens_beyond_the_containers_loopback():
+    api = SERVICES["kabuflow-api"]
+    bind = api["environment"]["KABUFLOW_API_BIND"]
+
+    assert bind.startswith("0.0.0.0:")
+    assert [f"{bind.split(':')[1]}:{bind.split(':')[1]}"] == api["ports"]
+
+
+def test_the_image_holds_what_the_celery_workers_run():
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
+
+    assert dockerfile.count("--extra celery") == 2
+    extra = re.search(r"^celery = \[(.*?)\]", pyproject, re.MULTILINE | re.DOTALL)
+    assert extra and '"apache-airflow-providers-celery"' in extra.group(1)
+    assert 'name = "apache-airflow-providers-celery"' in lock
+    assert 'name = "redis"' in lock
