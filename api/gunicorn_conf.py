@@ -12,10 +12,22 @@ reaches a log line. Keep it that way when changing `access_log_format`.
 
 import os
 
+from kabuflow.settings import SettingsError
+
+
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(name, f"expected a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 bind = os.environ.get("KABUFLOW_API_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("KABUFLOW_API_WORKERS", "2"))
+workers = _count("KABUFLOW_API_WORKERS", 2)
 worker_class = os.environ.get("KABUFLOW_API_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("KABUFLOW_API_THREADS", "4"))
+threads = _count("KABUFLOW_API_THREADS", 4)
 keepalive = 5
 timeout = 60
 graceful_timeout = 20

@@ -150,3 +150,23 @@ def test_a_password_in_the_database_url_never_shows_in_repr():
     assert "s3cret-pw" not in repr(settings)
     assert "postgresql://app:***@db.internal:5432/kabuflow" in repr(settings)
     assert settings.database_url.endswith("app:s3cret-pw@db.internal:5432/kabuflow")
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-3", "601", "nan"])
+def test_a_retry_delay_kabuflow_cannot_use_is_named(monkeypatch, raw):
+    from kabuflow.fetch_tasks import RETRY_DELAY_VARIABLE, retry_delay
+
+    monkeypatch.setenv(RETRY_DELAY_VARIABLE, raw)
+
+    with pytest.raises(SettingsError) as refused:
+        retry_delay()
+    assert refused.value.variable == "KABUFLOW_RETRY_DELAY_SECONDS"
+
+
+def test_the_retry_delay_defaults_to_30_seconds_and_reads_fractions(monkeypatch):
+    from kabuflow.fetch_tasks import RETRY_DELAY_VARIABLE, retry_delay
+
+    monkeypatch.delenv(RETRY_DELAY_VARIABLE, raising=False)
+    assert retry_delay().total_seconds() == 30
+    monkeypatch.setenv(RETRY_DELAY_VARIABLE, " 1.5 ")
+    assert retry_delay().total_seconds() == 1.5

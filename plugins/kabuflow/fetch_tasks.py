@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 from typing import Any
 
@@ -43,6 +44,7 @@ from kabuflow.run_record import (
     close_batch,
     error_message,
 )
+from kabuflow.settings import SettingsError
 from kabuflow.stack.config import YAHOO_POOL
 
 log = logging.getLogger(__name__)
@@ -151,9 +153,14 @@ def retry_delay() -> dt.timedelta:
     raw = os.environ.get(RETRY_DELAY_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_RETRY_DELAY
-    seconds = float(raw)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
     if not 0 < seconds <= MAX_RETRY_DELAY.total_seconds():
-        raise ValueError(f"{RETRY_DELAY_VARIABLE} must be in (0, 600], got {raw!r}")
+        raise SettingsError(
+            RETRY_DELAY_VARIABLE, f"expected seconds in (0, 600], got {raw!r}"
+        )
     return dt.timedelta(seconds=seconds)
 
 

@@ -8,6 +8,7 @@ import pytest
 from api_helpers import API_KEY, OTHER_KEY, auth
 
 from api.auth import key_matches
+from api.health import airflow_check
 from kabuflow.settings import SettingsError
 
 STATUS = "/api/bulk/status/999"
@@ -119,3 +120,26 @@ def test_the_health_check_is_neither_keyed_nor_limited(make_app):
     answers = [client.get("/api/health").status_code for _ in range(3)]
 
     assert 401 not in answers and 429 not in answers
+
+
+@pytest.mark.parametrize("missing", ["metadatabase", "scheduler", "dag_processor"])
+def test_airflow_is_unhealthy_when_one_component_it_needs_is(missing):
+    report = {
+        name: {"status": "healthy"}
+        for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    }
+    report[missing] = {"status": "unhealthy"}
+
+    assert airflow_check(report) == "unhealthy"
+    del report[missing]
+    assert airflow_check(report) == "unhealthy"
+
+
+def test_airflow_is_healthy_without_a_triggerer():
+    report = {
+        name: {"status": "healthy"}
+        for name in ("metadatabase", "scheduler", "dag_processor")
+    }
+    report["triggerer"] = {"status": None}
+
+    assert airflow_check(report) == "ok"
