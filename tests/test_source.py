@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import threading
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ import yfinance
 import yfinance.exceptions as yf
 from curl_cffi.requests import Response
 from curl_cffi.requests import exceptions as curl
+from pandas import errors as pd_errors
 from yfinance import cache as yf_cache
 
 from kabuflow import calendars, yfinance_state
@@ -716,3 +718,16 @@ def test_threads_with_different_sources_never_get_each_others_data(
 
     assert failures == []
     assert results == {"plain": [0.0] * 4, "split": [5.0] * 4}
+
+
+def test_a_fetch_raises_no_pandas_deprecation_from_yfinance(source, recwarn):
+    source.fetch("7203.T", WEEK, now=NOW)
+
+    from_yfinance = [w for w in recwarn if "yfinance" in w.filename]
+    assert from_yfinance == []
+
+
+def test_pandas_warnings_from_elsewhere_still_pass():
+    with pytest.warns(pd_errors.Pandas4Warning):
+        with yfinance_state.quiet_yfinance_warnings():
+            warnings.warn("from kabuflow", pd_errors.Pandas4Warning, stacklevel=1)

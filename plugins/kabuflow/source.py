@@ -150,7 +150,7 @@ class YahooSource:
 
     def _history(self, symbol: str, window: FetchWindow):
         configure_yfinance()
-        with yfinance_state.YFINANCE_LOCK:
+        with yfinance_state.YFINANCE_LOCK, yfinance_state.quiet_yfinance_warnings():
             self._exchanges.clear()
             clear_response_cache()
             try:

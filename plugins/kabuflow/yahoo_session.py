@@ -2,12 +2,12 @@
 
 With a `base_url`, every request to a `*.yahoo.com` host (query1, query2, fc, guce,
 consent) goes to `base_url` with its path and query kept, and a request to any other
-host is refused, so an offline run can never reach the network. yfinance persists
+host is refused, so an offline run can never reach the network. yfinance keeps
 the Yahoo cookie only when its domain is Yahoo's, so the session also keeps each
 cookie the server sets under `.yahoo.com` and sends it back to the server: the
-handshake then happens once per process, as it does with Yahoo. A cookie persisted
-this way is not valid at real Yahoo: give offline runs their own yfinance cache
-location (`yf.set_tz_cache_location`).
+handshake then happens once per process, as it does with Yahoo. yfinance's cookie
+cache is an in-memory one for the process (`kabuflow.yfinance_state`), so a cookie
+of the replay server never reaches another process, nor a file.
 
 No response cache is ever enabled (yfinance refuses caching sessions).
 """

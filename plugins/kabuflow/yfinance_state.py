@@ -15,6 +15,8 @@ after a fork, since the pid changes) before any fetch:
   new cookie before every request; with it, once per process. (Two sources with
   different base URLs in one process share that cookie; Yahoo then asks for a new
   one, which yfinance handles.)
+- pandas' deprecation warnings raised in yfinance's modules are ignored during a
+  fetch (`quiet_yfinance_warnings`): they would repeat in every task log.
 - The response cache (`YfData.cache_get`, an lru cache for the process's life) is
   emptied before every fetch, under `YFINANCE_LOCK`: yfinance serves any window in
   the past from it, error answers (a 500) included, so a retry or a re-fetch after
@@ -29,13 +31,17 @@ forked child gets a fresh lock (read it as `yfinance_state.YFINANCE_LOCK`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import logging
 import os
 import threading
+import warnings
+from collections.abc import Iterator
 
 import yfinance
+from pandas import errors as pd_errors
 from yfinance import cache as yf_cache
 from yfinance.data import YfData
 
@@ -79,6 +85,22 @@ def configure_yfinance() -> None:
         _replace_disk_caches()
         _configured_pid = os.getpid()
     log.debug("yfinance %s configured for pid %s", yfinance.__version__, os.getpid())
+
+
+@contextlib.contextmanager
+def quiet_yfinance_warnings() -> Iterator[None]:
+    """Ignore pandas' deprecation warnings raised in yfinance's modules meanwhile.
+
+    yfinance 1.7 calls pandas APIs that pandas 3.1 deprecates, three warnings per
+    `history()` call, which would bury every task's log; they are yfinance's to fix.
+    Warnings from anywhere else pass. Use it holding `YFINANCE_LOCK`: Python's
+    warning filters are process-wide.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", category=pd_errors.Pandas4Warning, module=r"yfinance(\.|$)"
+        )
+        yield
 
 
 def clear_response_cache() -> None:
