@@ -141,3 +141,23 @@ def test_each_calendar_is_built_once_per_process(monkeypatch):
     sessions("^N225", *WINDOW)
 
     assert built == []
+
+
+def test_a_calendar_near_its_last_day_is_built_again(monkeypatch):
+    built = calendars.get_calendar("XTKS")
+    later = dt.date.today() + dt.timedelta(days=calendars.CALENDAR_DAYS_AHEAD - 10)
+    monkeypatch.setattr(calendars, "_today", lambda: later)
+
+    renewed = calendars.get_calendar("XTKS")
+
+    assert renewed is not built
+    assert calendars._bounded("XTKS").last_day > later + dt.timedelta(days=300)
+    assert calendars.get_calendar("XTKS") is renewed  # once renewed, kept
+
+
+def test_warming_builds_every_calendar_a_symbol_can_name():
+    names = calendars.build_calendars()
+
+    symbols = ["7203.T", "^N225", "AAPL", "^GSPC", "USDJPY=X"]
+    assert {calendar_name(s) for s in symbols} == set(names)
+    assert set(names) <= set(calendars._calendars)

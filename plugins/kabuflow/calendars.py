@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CALENDAR_FIRST_DAY = dt.date(1999, 1, 1)
 CALENDAR_DAYS_AHEAD = 366
+CALENDAR_RENEW_MARGIN = dt.timedelta(days=30)
 TOKYO = "XTKS"
 NEW_YORK = "XNYS"
 WEEKDAYS = "24/5"
@@ -144,17 +145,31 @@ def get_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
 
 
 def _bounded(name: str) -> _Bounded:
-    # One lock for all names: a build takes about 0.2 s and happens once per name.
+    # One lock for all names: a build takes about 0.4 s and happens once per name,
+    # and again when a long-lived process (a scheduler that forked its workers with
+    # calendars built, see kabuflow.stack.warm) nears the calendar's last day.
     with _lock:
         bounded = _calendars.get(name)
-        if bounded is None:
+        if bounded is None or bounded.last_day < _today() + CALENDAR_RENEW_MARGIN:
             bounded = _build(name)
             _calendars[name] = bounded
     return bounded
 
 
+def build_calendars() -> list[str]:
+    """Build every calendar `calendar_name` can answer now; return their names."""
+    names = [TOKYO, NEW_YORK, WEEKDAYS]
+    for name in names:
+        _bounded(name)
+    return names
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
 def _build(name: str) -> _Bounded:
-    last = dt.date.today() + dt.timedelta(days=CALENDAR_DAYS_AHEAD)
+    last = _today() + dt.timedelta(days=CALENDAR_DAYS_AHEAD)
     log.debug("building calendar %s from %s to %s", name, CALENDAR_FIRST_DAY, last)
     calendar = exchange_calendars.get_calendar(
         name, start=CALENDAR_FIRST_DAY.isoformat(), end=last.isoformat()

@@ -4,7 +4,8 @@ With the LocalExecutor every task process is forked from a worker that the sched
 forked at start. A fetch task imports pandas, pyarrow, yfinance, curl_cffi and the
 exchange calendars: seconds of CPU per task when each process does it alone, which in
 per-stock mode (one task per symbol) costs more than the fetch itself. Imported once in
-the scheduler, they reach every task process through fork for free.
+the scheduler, they reach every task process through fork for free. So do the trading
+calendars, built here too: about 0.4 s per calendar, once, instead of in every task.
 
 Nothing here opens a connection or a session: a fork must not share one.
 """
@@ -35,10 +36,16 @@ def is_scheduler(argv: list[str] | None = None) -> bool:
 
 
 def warm_task_imports() -> float:
-    """Import every module a fetch task uses; return the seconds it took."""
+    """Import every module a fetch task uses, build the calendars; return seconds."""
     started = time.monotonic()
     for name in TASK_MODULES:
         importlib.import_module(name)
+    calendars = importlib.import_module("kabuflow.calendars").build_calendars()
     seconds = time.monotonic() - started
-    log.info("task modules imported in %.1f s, before any task process forks", seconds)
+    log.info(
+        "task modules imported and calendars %s built in %.1f s, before any task "
+        "process forks",
+        ", ".join(calendars),
+        seconds,
+    )
     return seconds
