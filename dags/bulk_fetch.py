@@ -37,7 +37,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from kabuflow import callbacks
 from kabuflow.bulk_request import DEFAULT_SYMBOLS_PER_TASK, MAX_SYMBOLS_PER_TASK
-from kabuflow.fetch_tasks import PREPARE_TASK_ID, fetch_prices, finalize_batch
+from kabuflow.fetch_tasks import (
+    PREPARE_TASK_ID,
+    RUN_XCOM_KEY,
+    fetch_prices,
+    finalize_batch,
+)
 from kabuflow.intervals import INTERVAL_ALIASES, INTERVALS, PERIODS
 from kabuflow.settings import get_settings
 
@@ -69,20 +74,21 @@ def _params() -> dict[str, Param]:
 
 
 @task(task_id=PREPARE_TASK_ID, on_failure_callback=callbacks.prepare_failed)
-def prepare_batch() -> list[dict]:
-    """Check the request, create or check its batch; return the fetch groups."""
+def prepare_batch() -> list[list[str]]:
+    """Check the request, create or check its batch; return the fetch plan."""
     from kabuflow.bulk_request import parse_bulk_request
     from kabuflow.errors import PermanentError
-    from kabuflow.fetch_tasks import prepare_bulk_batch
+    from kabuflow.fetch_tasks import prepare_bulk_batch, publish_plan
 
     context = get_current_context()
     try:
         request = parse_bulk_request(context["params"])
-        return prepare_bulk_batch(
+        plan = prepare_bulk_batch(
             request, run_id=context["run_id"], dag_id=context["dag"].dag_id
         )
     except PermanentError as err:
         raise AirflowFailException(f"invalid request: {err}") from err
+    return publish_plan(context, plan)
 
 
 @dag(
@@ -95,7 +101,10 @@ def prepare_batch() -> list[dict]:
     on_failure_callback=callbacks.run_finished,
 )
 def bulk_fetch():
-    fetch_prices.expand(group=prepare_batch()) >> finalize_batch()
+    groups = prepare_batch()
+    fetch_prices.partial(run=groups[RUN_XCOM_KEY]).expand(symbols=groups) >> (
+        finalize_batch()
+    )
 
 
 bulk_fetch()

@@ -31,7 +31,12 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, t
 
 from kabuflow import callbacks
 from kabuflow.bulk_request import MAX_SYMBOLS_PER_TASK
-from kabuflow.fetch_tasks import PREPARE_TASK_ID, fetch_prices, finalize_batch
+from kabuflow.fetch_tasks import (
+    PREPARE_TASK_ID,
+    RUN_XCOM_KEY,
+    fetch_prices,
+    finalize_batch,
+)
 
 DAILY_SYMBOLS_PER_TASK = 50
 TOKYO = "Asia/Tokyo"
@@ -52,18 +57,19 @@ def check_session() -> bool:
 
 
 @task(task_id=PREPARE_TASK_ID, on_failure_callback=callbacks.prepare_failed)
-def prepare_batch() -> list[dict]:
-    """Plan each stock's window, create the `all_stocks` batch; return the groups."""
+def prepare_batch() -> list[list[str]]:
+    """Plan each stock's window, create the `all_stocks` batch; return the plan."""
     from kabuflow.daily_plan import target_session
-    from kabuflow.fetch_tasks import prepare_daily_batch
+    from kabuflow.fetch_tasks import prepare_daily_batch, publish_plan
 
     context = get_current_context()
-    return prepare_daily_batch(
+    plan = prepare_daily_batch(
         target_session(_target(context)),
         run_id=context["run_id"],
         dag_id=context["dag"].dag_id,
         symbols_per_task=context["params"]["symbols_per_task"],
     )
+    return publish_plan(context, plan)
 
 
 @dag(
@@ -87,7 +93,9 @@ def prepare_batch() -> list[dict]:
 def daily_fetch():
     groups = prepare_batch()
     check_session() >> groups
-    fetch_prices.expand(group=groups) >> finalize_batch()
+    fetch_prices.partial(run=groups[RUN_XCOM_KEY]).expand(symbols=groups) >> (
+        finalize_batch()
+    )
 
 
 daily_fetch()

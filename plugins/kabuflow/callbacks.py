@@ -133,21 +133,24 @@ def _progress(context: Context) -> GroupProgress | None:
             "no symbol group for task %s: nothing recorded", _task_label(context)
         )
         return None
+    symbols, run = group
     return GroupProgress(
         batch_service(),
-        group["batch_id"],
-        group["symbols"],
+        run["batch_id"],
+        symbols,
         attempt=context["ti"].try_number,
         first_attempt=first_attempt_of_cycle(context),
     )
 
 
-def _group(context: Context) -> dict | None:
-    # The mapped argument, resolved for this task instance; absent when Airflow
+def _group(context: Context) -> tuple[list[str], dict] | None:
+    # The task's arguments, resolved for this task instance; absent when Airflow
     # builds the context without running the task (a dead task's callback).
     kwargs = getattr(context.get("task"), "op_kwargs", None) or {}
-    group = kwargs.get("group")
-    return group if isinstance(group, dict) and "symbols" in group else None
+    symbols, run = kwargs.get("symbols"), kwargs.get("run")
+    if isinstance(symbols, list) and isinstance(run, dict) and "batch_id" in run:
+        return symbols, run
+    return None
 
 
 def _params(context: Context) -> dict:

@@ -1,8 +1,13 @@
 """The tasks `bulk_fetch` and `daily_fetch` share: fetch a group of symbols, close.
 
-`fetch_prices` is mapped, one instance per group of symbols, in the `yahoo` pool. Its
-group is a small dict, `{"batch_id", "symbols", "window"}` (the window as request
-fields), so XCom stays small. In one attempt it fetches each open symbol of its group
+`fetch_prices` is mapped, one instance per group of symbols, in the `yahoo` pool.
+`prepare_batch` returns the groups, a list of symbol lists, the only thing mapped over
+(`publish_plan`); under the XCom key `run` it leaves what every instance shares:
+`{"batch_id", "windows", "group_windows"}`, the windows as request fields and, when
+there are several, each group's window as an index (by map index). Every instance
+reads the whole mapped list from the api-server, so whatever goes into it is paid
+for once per instance: a run of 4,000 one-symbol groups reads 4,000 times 4,000
+entries. In one attempt an instance fetches each open symbol of its group
 on its own (`kabuflow.pipeline.fetch_group`) and records every result at once:
 `success` with the row counts, or `failed` for a permanent error. Then it fails the
 attempt if a symbol needs another one (a retryable error: Airflow retries with
@@ -28,6 +33,7 @@ import datetime as dt
 import logging
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import TriggerRule, get_current_context, task
@@ -37,6 +43,7 @@ from kabuflow import callbacks
 from kabuflow.batches import FINAL_BATCH_STATUSES
 from kabuflow.bulk_request import BulkRequest, window_to_dict
 from kabuflow.errors import InvalidRequestError, PermanentError, RetryableError
+from kabuflow.intervals import FetchWindow
 from kabuflow.run_record import (
     GroupProgress,
     batch_of_run,
@@ -55,6 +62,7 @@ DEFAULT_RETRY_DELAY = dt.timedelta(seconds=30)
 MAX_RETRY_DELAY = dt.timedelta(minutes=10)
 BACKOFF_FACTOR = 2.0
 PREPARE_TASK_ID = "prepare_batch"
+RUN_XCOM_KEY = "run"
 BULK_BATCH_TYPE = "bulk_fetch"
 DAILY_BATCH_TYPE = "all_stocks"
 NO_RESULT = "no result was recorded for this stock: its task ended without one"
@@ -68,12 +76,15 @@ class GroupFailedError(PermanentError):
     """Some symbols of a group failed for good; the others are settled."""
 
 
-def prepare_bulk_batch(request: BulkRequest, *, run_id: str, dag_id: str) -> list[dict]:
-    """Create the request's batch, or check the caller's; return the fetch groups.
+def prepare_bulk_batch(
+    request: BulkRequest, *, run_id: str, dag_id: str
+) -> dict[str, Any]:
+    """Create the request's batch, or check the caller's; return the fetch plan.
 
-    Raises `InvalidRequestError` (field `batch_id`) for a batch that does not exist,
-    belongs to another run or holds other symbols, and `PermanentError` for a batch
-    that is already final (stopped before its run started).
+    The plan is `prepare_batch`'s XCom (module doc). Raises `InvalidRequestError`
+    (field `batch_id`) for a batch that does not exist, belongs to another run or
+    holds other symbols, and `PermanentError` for a batch that is already final
+    (stopped before its run started).
     """
     service = batch_service()
     symbols = list(request.symbols)
@@ -89,13 +100,13 @@ def prepare_bulk_batch(request: BulkRequest, *, run_id: str, dag_id: str) -> lis
         )
     else:
         batch_id = _check_callers_batch(service, request, run_id)
-    return group_payloads(batch_id, symbols, request.window, request.symbols_per_task)
+    return fetch_plan(batch_id, {request.window: symbols}, request.symbols_per_task)
 
 
 def prepare_daily_batch(
     target: dt.date, *, run_id: str, dag_id: str, symbols_per_task: int
-) -> list[dict]:
-    """Create the daily batch over the active universe; return the fetch groups.
+) -> dict[str, Any]:
+    """Create the daily batch over the active universe; return the fetch plan.
 
     Each symbol gets the window `kabuflow.daily_plan` gives it; an empty universe
     gives a batch of 0 stocks and no group.
@@ -121,11 +132,7 @@ def prepare_daily_batch(
     log.info(
         "daily batch %s: %d symbols in %d windows", batch_id, len(symbols), len(plan)
     )
-    return [
-        group
-        for window, members in plan.items()
-        for group in group_payloads(batch_id, members, window, symbols_per_task)
-    ]
+    return fetch_plan(batch_id, plan, symbols_per_task)
 
 
 def _check_callers_batch(service, request: BulkRequest, run_id: str) -> int:
@@ -164,15 +171,34 @@ def retry_delay() -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def group_payloads(
-    batch_id: int | None, symbols: list[str], window, size: int
-) -> list[dict[str, Any]]:
-    """Cut `symbols` into `fetch_prices` groups of at most `size` symbols."""
-    fields = window_to_dict(window)
-    return [
-        {"batch_id": batch_id, "symbols": symbols[i : i + size], "window": fields}
-        for i in range(0, len(symbols), size)
-    ]
+def fetch_plan(
+    batch_id: int | None, windows: Mapping[FetchWindow, list[str]], size: int
+) -> dict[str, Any]:
+    """Cut each window's symbols into groups of at most `size`: `{"run", "groups"}`."""
+    groups: list[list[str]] = []
+    group_windows: list[int] = []
+    for index, members in enumerate(windows.values()):
+        for start in range(0, len(members), size):
+            groups.append(members[start : start + size])
+            group_windows.append(index)
+    run = {
+        "batch_id": batch_id,
+        "windows": [window_to_dict(window) for window in windows],
+        "group_windows": group_windows if len(windows) > 1 else None,
+    }
+    return {"run": run, "groups": groups}
+
+
+def publish_plan(context, plan: Mapping[str, Any]) -> list[list[str]]:
+    """Push the plan's `run` under `RUN_XCOM_KEY`; return its groups to be mapped."""
+    context["ti"].xcom_push(key=RUN_XCOM_KEY, value=plan["run"])
+    return plan["groups"]
+
+
+def group_window(run: Mapping[str, Any], map_index: int) -> dict[str, Any]:
+    """Return the request fields of the window of group `map_index` of `run`."""
+    indexes = run["group_windows"]
+    return run["windows"][0 if indexes is None else indexes[map_index]]
 
 
 def symbols_label(symbols: list[str]) -> str:
@@ -189,28 +215,31 @@ def symbols_label(symbols: list[str]) -> str:
     retry_exponential_backoff=BACKOFF_FACTOR,
     max_retry_delay=MAX_RETRY_DELAY,
     map_index_template="{{ symbols_label }}",
+    # The counts are one value: unrolled, each key would cost an api-server call.
+    multiple_outputs=False,
     on_execute_callback=callbacks.fetch_started,
     on_retry_callback=callbacks.fetch_retrying,
     on_success_callback=callbacks.fetch_succeeded,
     on_failure_callback=callbacks.fetch_failed,
 )
-def fetch_prices(group: dict[str, Any]) -> dict[str, int]:
+def fetch_prices(symbols: list[str], run: dict[str, Any]) -> dict[str, int]:
     """Fetch and store the group's open symbols; return counts for XCom.
 
     Raises `GroupRetryError` to have Airflow retry, `AirflowFailException` when a
     symbol failed permanently.
     """
     context = get_current_context()
-    context["symbols_label"] = symbols_label(group["symbols"])
+    context["symbols_label"] = symbols_label(symbols)
+    ti = context["ti"]
     progress = GroupProgress(
         batch_service(),
-        group["batch_id"],
-        group["symbols"],
-        attempt=context["ti"].try_number,
+        run["batch_id"],
+        symbols,
+        attempt=ti.try_number,
         first_attempt=callbacks.first_attempt_of_cycle(context),
     )
     try:
-        return fetch_open_symbols(progress, group["window"])
+        return fetch_open_symbols(progress, group_window(run, ti.map_index))
     except PermanentError as err:
         raise AirflowFailException(str(err)) from err
 
