@@ -33,7 +33,8 @@ from kabuflow.fetch_tasks import (
     GroupFailedError,
     GroupRetryError,
     fetch_open_symbols,
-    group_payloads,
+    fetch_plan,
+    group_window,
 )
 from kabuflow.intervals import FetchWindow
 from kabuflow.pipeline import fetch_group, fetch_symbol
@@ -110,6 +111,15 @@ def csv_rows(path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def plan_groups(batch_id, request, size: int) -> list[dict]:
+    """The groups `bulk_fetch` maps for `request`, each with its window's fields."""
+    plan = fetch_plan(batch_id, {request.window: list(request.symbols)}, size)
+    return [
+        {"symbols": symbols, "window": group_window(plan["run"], index)}
+        for index, symbols in enumerate(plan["groups"])
+    ]
+
+
 def run_attempt(batches, batch_id, group: dict, attempt: int) -> Exception | None:
     """Run one attempt of a fetch task's body on `group`; return what it raised."""
     progress = GroupProgress(batches, batch_id, group["symbols"], attempt=attempt)
@@ -152,7 +162,7 @@ def test_y1_a_throttled_batch_of_300_ends_with_every_stock_stored(
     assert len(symbols) == 300
     request = parse_bulk_request({"symbols": symbols, "interval": "1d", "period": "1y"})
     batch_id = batches.create_batch("bulk_fetch", symbols=request.symbols)
-    groups = group_payloads(batch_id, request.symbols, request.window, 10)
+    groups = plan_groups(batch_id, request, 10)
     replay.set_scenario({"rate_limit": {"requests": [[41, 120]]}})
 
     attempt, pending, throttled_after_first = 1, groups, None
@@ -221,7 +231,7 @@ def test_y2_each_symbol_gets_its_own_reason_and_unknown_fails_without_retry(
         {**raw, "start": WEEKDAY_WINDOW[0], "end": WEEKDAY_WINDOW[1]}
     )
     batch_id = batches.create_batch("bulk_fetch", symbols=request.symbols)
-    [group] = group_payloads(batch_id, request.symbols, request.window, 3)
+    [group] = plan_groups(batch_id, request, 3)
 
     raised = run_attempt(batches, batch_id, group, attempt=1)
 
@@ -384,7 +394,7 @@ def test_d1_a_repeated_symbol_and_a_repeated_bar_are_stored_once(replay, batches
     raw = {"symbols": ["7203.T", "7203.T"], "interval": "1d"}
     request = parse_bulk_request({**raw, "start": "2022-09-12", "end": "2022-09-17"})
     batch_id = batches.create_batch("bulk_fetch", symbols=request.symbols)
-    [group] = group_payloads(batch_id, request.symbols, request.window, 50)
+    [group] = plan_groups(batch_id, request, 50)
 
     raised = run_attempt(batches, batch_id, group, attempt=1)
 
