@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import offline
 import psycopg
 import pytest
 from testdb import APP_TABLES, TEST_DATABASE_URL, reset_schema
+
+offline.install()
 
 # The real Airflow stack for the tests marked `airflow`, started once per session.
 pytest_plugins = ["airflow_fixtures"]
