@@ -275,6 +275,37 @@ def test_a_missing_adj_close_is_stored_as_null(store, conn):
     assert [row[5] for row in daily_rows(conn)] == [frame["Adj Close"].iloc[0], None]
 
 
+def test_a_first_load_of_mixed_symbols_copies_them_in_whole(store, conn):
+    """New symbols of several byte lengths, with and without a NULL adjusted close,
+    in one store beside a symbol already stored: each lands bar for bar."""
+    toyota = yahoo_frame("7203.T").iloc[:5]
+    store.store(bars_of(toyota.iloc[:3]))
+    apple = yahoo_frame("7203.T").iloc[:4].copy()
+    apple.iloc[2, apple.columns.get_loc("Adj Close")] = np.nan
+    letters = yahoo_frame("7203.T").iloc[5:8]
+
+    results = store.store_many(
+        [
+            bars_of(toyota),
+            bars_of(apple, symbol="AAPL"),
+            bars_of(letters, symbol="130A.T"),
+        ]
+    )
+
+    assert {s: (r.inserted, r.updated, r.first_load) for s, r in results.items()} == {
+        "130A.T": (3, 0, True),
+        "7203.T": (2, 0, False),
+        "AAPL": (4, 0, True),
+    }
+    assert [row[5] for row in daily_rows(conn, "AAPL")] == [
+        *apple["Adj Close"].iloc[:2],
+        None,
+        apple["Adj Close"].iloc[3],
+    ]
+    assert [row[4] for row in daily_rows(conn, "130A.T")] == list(letters["Close"])
+    assert len(daily_rows(conn)) == 5
+
+
 def test_a_missing_column_stops_before_the_store(store, conn):
     with pytest.raises(MissingColumnError):
         store.store(bars_of(yahoo_frame("7203.T").drop(columns=["Adj Close"])))

@@ -8,7 +8,7 @@ structured record, and a whole column is written at once: the stream is exact
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -24,22 +24,46 @@ def copy_stream(parts: Sequence[bytes]) -> bytes:
     return b"".join([SIGNATURE, *parts, TRAILER])
 
 
-def copy_rows(columns: Sequence[np.ndarray]) -> bytes:
+def copy_rows(
+    columns: Sequence[np.ndarray], nulls: Mapping[int, np.ndarray] | None = None
+) -> bytes:
     """Return the rows formed by equal-length `columns` as binary COPY tuples.
 
     A column's dtype decides its field: int32 (int4, or a date from `pg_days`),
     int64 (int8, or a timestamptz from `pg_microseconds`), float64 (float8), bool,
-    or `S<n>` (text of exactly n bytes, see `fixed_text`). There is no NULL: a
-    column with missing values must be sent some other way.
+    or `S<n>` (text of exactly n bytes, see `fixed_text`). `nulls` maps a column's
+    position to a boolean mask of the rows where that field is NULL. Rows with a
+    NULL come after the others (one block per pattern of NULLs); row order means
+    nothing to a COPY into a table.
     """
+    if not nulls:
+        return _block(columns, frozenset())
+    positions = sorted(nulls)
+    patterns = np.stack([np.asarray(nulls[i], dtype=bool) for i in positions], axis=1)
+    blocks = []
+    for pattern in np.unique(patterns, axis=0):
+        rows = np.flatnonzero((patterns == pattern).all(axis=1))
+        is_null = dict(zip(positions, pattern, strict=True))
+        null = frozenset(position for position in positions if is_null[position])
+        blocks.append(_block([column[rows] for column in columns], null))
+    return b"".join(blocks)
+
+
+def _block(columns: Sequence[np.ndarray], null: frozenset[int]) -> bytes:
+    # Every row of a block has the same layout: a NULL field is its length, -1.
     fields = [("count", ">i2")]
     for number, column in enumerate(columns):
-        fields += [(f"len{number}", ">i4"), (f"val{number}", _wire(column.dtype))]
+        fields.append((f"len{number}", ">i4"))
+        if number not in null:
+            fields.append((f"val{number}", _wire(column.dtype)))
     rows = np.empty(len(columns[0]) if columns else 0, dtype=np.dtype(fields))
     rows["count"] = len(columns)
     for number, column in enumerate(columns):
-        rows[f"len{number}"] = column.dtype.itemsize
-        rows[f"val{number}"] = column
+        if number in null:
+            rows[f"len{number}"] = -1
+        else:
+            rows[f"len{number}"] = column.dtype.itemsize
+            rows[f"val{number}"] = column
     return rows.tobytes()
 
 

@@ -8,11 +8,12 @@ batch never reaches it (D1): the last one given wins, as in normalization. Stori
 the same bars again changes nothing and duplicates nothing.
 
 A store first takes a transaction-level advisory lock per symbol, so two stores of
-one symbol run one after the other. That makes a symbol with nothing stored safe
-to load by a plain INSERT inside the same statement: ON CONFLICT's speculative
-insertion made loading 48,000 new bars take 1.5 times the backend CPU of a plain
-INSERT (0.40 s against 0.26 s), and a first load of the Tokyo universe is 1.8
-million bars (`benchmarks/bench_store.py`).
+one symbol run one after the other. That makes a symbol with nothing stored at the
+interval safe to load by COPY straight into the price table, skipping the staging
+table and ON CONFLICT alike: no other store can add its bars meanwhile. A first load
+of the Tokyo universe is 1.8 million bars; staged, it took 1.8 times as long as a
+raw COPY (`benchmarks/bench_store.py`). Only symbols with bars stored go through the
+staging table.
 
 A corporate action is *added* when its (symbol, kind, date) was not stored before.
 It is *new to stored history* (`StoreResult.new_actions`) when, besides, bars of
@@ -40,7 +41,13 @@ from psycopg import sql
 from psycopg.errors import UniqueViolation
 from psycopg_pool import PoolTimeout
 
-from kabuflow.copy_binary import copy_rows, copy_stream, pg_days, pg_microseconds
+from kabuflow.copy_binary import (
+    copy_rows,
+    copy_stream,
+    fixed_text,
+    pg_days,
+    pg_microseconds,
+)
 from kabuflow.db import get_pool
 from kabuflow.errors import (
     InvalidRequestError,
@@ -62,6 +69,7 @@ VALUE_COLUMNS = (
     ("volume", "int64"),
     ("is_final", "bool"),
 )
+VALUE_NAMES = tuple(name for name, _ in VALUE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -322,30 +330,65 @@ def _upsert_actions(conn: psycopg.Connection, batch: _Batch) -> dict[str, list]:
 
 
 def _upsert_bars(conn: psycopg.Connection, batch: _Batch, first: dict) -> dict:
-    """Stage and upsert the bars; return (staged, inserted, updated) by symbol."""
+    """Store the bars; return (staged, inserted, updated) by symbol.
+
+    Symbols with nothing stored at the interval are copied into the price table;
+    the others are staged and upserted.
+    """
     columns = batch.staged_columns()
     staged = np.bincount(columns[0], minlength=len(batch.symbols))
-    with conn.cursor() as cur:
-        cur.execute(_query("price_staging_create", batch.table))
-        with cur.copy(load_sql("price_staging_copy")) as copy:
-            copy.write(copy_stream([copy_rows(columns)]))
-        cur.execute(
-            _query("price_upsert", batch.table),
-            {
-                "symbols": batch.symbols,
-                "known": [first[symbol] is not None for symbol in batch.symbols],
-                "interval": batch.interval,
-            },
-        )
-        changed = {symbol: (ins, upd) for symbol, ins, upd in cur.fetchall()}
+    known = np.array([first[symbol] is not None for symbol in batch.symbols])
+    rows_known = known[columns[0]]
     counts = {}
+    with conn.cursor() as cur:
+        if not rows_known.all():
+            _copy_new(cur, batch, [column[~rows_known] for column in columns])
+        if rows_known.any():
+            changed = _stage_and_upsert(
+                cur, batch, known, [column[rows_known] for column in columns]
+            )
     for item, symbol in enumerate(batch.symbols):
         rows = int(staged[item])
-        fresh = first[symbol] is None
         counts[symbol] = (
-            (rows, rows, 0) if fresh else (rows, *changed.get(symbol, (0, 0)))
+            (rows, *changed.get(symbol, (0, 0))) if known[item] else (rows, rows, 0)
         )
     return counts
+
+
+def _copy_new(cur: psycopg.Cursor, batch: _Batch, columns: list[np.ndarray]) -> None:
+    """COPY the bars of symbols with nothing stored straight into the price table."""
+    items, bars, *values = columns
+    encoded = [symbol.encode() for symbol in batch.symbols]
+    lengths = np.array([len(symbol) for symbol in encoded])[items]
+    adj_close = VALUE_NAMES.index("adj_close") + 3
+    blocks = []
+    # Text travels as fixed-width fields: one block per symbol byte length.
+    for length in np.unique(lengths):
+        rows = lengths == length
+        symbols = np.array(encoded, dtype=object)[items[rows]].astype(f"S{length}")
+        block = [symbols, fixed_text([batch.interval] * int(rows.sum())), bars[rows]]
+        block += [column[rows] for column in values]
+        blocks.append(copy_rows(block, nulls={adj_close: np.isnan(block[adj_close])}))
+    with cur.copy(_query("price_copy", batch.table)) as copy:
+        copy.write(copy_stream(blocks))
+
+
+def _stage_and_upsert(
+    cur: psycopg.Cursor, batch: _Batch, known: np.ndarray, columns: list[np.ndarray]
+) -> dict[str, tuple[int, int]]:
+    """Stage bars of symbols already stored; upsert the changed ones."""
+    cur.execute(_query("price_staging_create", batch.table))
+    with cur.copy(load_sql("price_staging_copy")) as copy:
+        copy.write(copy_stream([copy_rows(columns)]))
+    cur.execute(
+        _query("price_upsert", batch.table),
+        {
+            "symbols": batch.symbols,
+            "known": known.tolist(),
+            "interval": batch.interval,
+        },
+    )
+    return {symbol: (ins, upd) for symbol, ins, upd in cur.fetchall()}
 
 
 @contextmanager

@@ -1,30 +1,16 @@
--- Move the staged bars into the price table. Answer, for each symbol with bars
--- stored before, how many bars were inserted and updated; every bar of a symbol
--- with nothing stored is inserted (the INSERT adds them all or fails).
+-- Move the staged bars of symbols with bars stored before (`known`) into the price
+-- table; answer, for each symbol, how many bars were inserted and updated. (Symbols
+-- with nothing stored are copied straight into the table, see kabuflow.store.)
 --
--- Bars of a symbol with nothing stored (`known` false) go in by a plain INSERT:
--- the store holds the symbol's advisory lock, so no other store adds its bars
--- meanwhile, and ON CONFLICT's per-row speculative insertion (1.5 times the
--- backend CPU of a plain INSERT, measured) would buy nothing. Bars of every other
--- symbol go through INSERT ... ON CONFLICT DO UPDATE. A staged bar equal to the
--- stored one is filtered out before that INSERT, so it is neither rewritten nor
--- locked (ON CONFLICT would lock it and log the lock); the probe is a LATERAL
--- subquery with LIMIT, which keeps it an index lookup per staged row whatever the
--- table statistics say. The ON CONFLICT clause repeats the comparison, so a row
--- written by someone else meanwhile is still handled right.
+-- A staged bar equal to the stored one is filtered out before the INSERT, so it is
+-- neither rewritten nor locked (ON CONFLICT would lock it and log the lock); the
+-- probe is a LATERAL subquery with LIMIT, which keeps it an index lookup per staged
+-- row whatever the table statistics say. The ON CONFLICT clause repeats the
+-- comparison, so a row written by someone else meanwhile is still handled right.
 WITH batch AS (
     SELECT b.symbol, b.known, (b.position - 1)::integer AS item
     FROM unnest(%(symbols)s::text[], %(known)s::boolean[])
          WITH ORDINALITY AS b (symbol, known, position)
-),
-fresh AS (
-    INSERT INTO {table}
-        (symbol, interval, {bar}, open, high, low, close, adj_close, volume, is_final)
-    SELECT b.symbol, %(interval)s, s.bar, s.open, s.high, s.low, s.close,
-           NULLIF(s.adj_close, 'NaN'), s.volume, s.is_final
-    FROM price_staging AS s
-    JOIN batch AS b ON b.item = s.item
-    WHERE NOT b.known
 ),
 changed AS (
     SELECT b.symbol, s.bar, s.open, s.high, s.low, s.close,
