@@ -39,12 +39,14 @@ def copy_rows(
     if not nulls:
         return _block(columns, frozenset())
     positions = sorted(nulls)
-    patterns = np.stack([np.asarray(nulls[i], dtype=bool) for i in positions], axis=1)
+    # Each row's pattern of NULLs as one integer, bit k for the k-th nullable column.
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for bit, position in enumerate(positions):
+        codes |= np.asarray(nulls[position], dtype=np.int64) << bit
     blocks = []
-    for pattern in np.unique(patterns, axis=0):
-        rows = np.flatnonzero((patterns == pattern).all(axis=1))
-        is_null = dict(zip(positions, pattern, strict=True))
-        null = frozenset(position for position in positions if is_null[position])
+    for code in np.flatnonzero(np.bincount(codes)):
+        rows = np.flatnonzero(codes == code)
+        null = frozenset(p for bit, p in enumerate(positions) if code >> bit & 1)
         blocks.append(_block([column[rows] for column in columns], null))
     return b"".join(blocks)
 
