@@ -5,7 +5,8 @@ Run it with `.venv/bin/python benchmarks/bench_store.py [--symbols-per-batch 50]
 needs PostgreSQL at `KABUFLOW_BENCH_DATABASE_URL` (default: database `kabuflow_bench`
 on 127.0.0.1:5432, created and migrated here) and empties its price tables.
 
-Every symbol of `/work/shared/data/tse_daily_2020-09_2022-09.parquet` becomes a frame
+Every symbol of the recorded universe (`KABUFLOW_UNIVERSE_PARQUET`, default
+`../shared/data/tse_daily_2020-09_2022-09.parquet`) becomes a frame
 shaped as yfinance returns it (its prices are adjusted, so `Adj Close` is its close)
 and goes through `normalize_bars`, the product path. Then the same normalized bars
 are loaded three times, in batches of N symbols, one transaction per batch:
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
+from universe import UNIVERSE
 
 from kabuflow import calendars, migrations
 from kabuflow.copy_binary import copy_rows, copy_stream, fixed_text, pg_days
@@ -43,7 +45,7 @@ from kabuflow.stack.database import ensure_database
 from kabuflow.store import PriceStore
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kabuflow_bench"
-PARQUET = Path("/work/shared/data/tse_daily_2020-09_2022-09.parquet")
+PARQUET = UNIVERSE
 # The day after the file's last session: every bar is final.
 NOW = dt.datetime(2022, 9, 17, tzinfo=dt.UTC)
 RAW_COPY = (

@@ -11,7 +11,7 @@ own: link only what the tests drive (`daily_fetch` is left out for that reason).
 
 Every task fetches from the session's replay server (`airflow_replay`), never Yahoo:
 it serves the project's sample and, when the shared data is on the machine, the whole
-recorded universe of 3,768 Tokyo symbols (`KABUFLOW_TEST_UNIVERSE`), so tests can run
+recorded universe of 3,768 Tokyo symbols (`KABUFLOW_UNIVERSE_PARQUET`), so tests can run
 batches larger than the 300 sample symbols. Retries wait about a second.
 """
 
@@ -44,10 +44,8 @@ TEST_DAGS = REPO / "tests" / "airflow_dags"
 PRODUCT_DAGS = (REPO / "dags" / "bulk_fetch.py",)
 # The recorded universe (1.8 M daily bars); optional: tests that need it skip without.
 TEST_UNIVERSE = Path(
-    os.environ.get(
-        "KABUFLOW_TEST_UNIVERSE",
-        REPO.parent / "shared" / "data" / "tse_daily_2020-09_2022-09.parquet",
-    )
+    os.environ.get("KABUFLOW_UNIVERSE_PARQUET")
+    or REPO.parent / "shared" / "data" / "tse_daily_2020-09_2022-09.parquet"
 )
 FINAL_RUN_STATES = {"success", "failed"}
 
