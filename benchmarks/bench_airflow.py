@@ -64,7 +64,6 @@ from typing import Any
 import pandas as pd
 import psycopg
 from psycopg import sql
-from universe import UNIVERSE
 
 from kabuflow import migrations
 from kabuflow.airflow_client import AirflowClient
@@ -73,6 +72,7 @@ from kabuflow.bulk_request import parse_bulk_request, parse_window, window_to_di
 from kabuflow.errors import AirflowNotFoundError
 from kabuflow.pipeline import fetch_group
 from kabuflow.replay import ReplayServer
+from kabuflow.replay.server import recorded_universe
 from kabuflow.settings import get_settings
 from kabuflow.source import YahooSource
 from kabuflow.stack import AirflowStack, StackConfig
@@ -81,6 +81,8 @@ from kabuflow.stack.database import database_name, ensure_database, maintenance_
 from kabuflow.store import PriceStore
 
 log = logging.getLogger(__name__)
+
+UNIVERSE = recorded_universe()
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kabuflow_bench_airflow"
 DEFAULT_METADATA_URL = (

@@ -52,19 +52,20 @@ from urllib.parse import urlsplit
 import httpx
 import pandas as pd
 import psycopg
-from universe import UNIVERSE
 
 from kabuflow import migrations
 from kabuflow.intervals import FetchWindow
 from kabuflow.pipeline import SymbolOutcome, fetch_symbol
 from kabuflow.replay import ReplayServer
-from kabuflow.replay.server import SAMPLE_DIR
+from kabuflow.replay.server import SAMPLE_DIR, recorded_universe
 from kabuflow.source import FetchResult, YahooSource
 from kabuflow.source_errors import Exchange
 from kabuflow.stack.database import ensure_database
 from kabuflow.store import PriceStore
 
 log = logging.getLogger(__name__)
+
+UNIVERSE = recorded_universe()
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kabuflow_bench_fetch"
 SAMPLE = SAMPLE_DIR / "tse_daily_sample.parquet"

@@ -36,16 +36,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
-from universe import UNIVERSE
 
 from kabuflow import calendars, migrations
 from kabuflow.copy_binary import copy_rows, copy_stream, fixed_text, pg_days
 from kabuflow.normalize import PriceBars, normalize_bars
+from kabuflow.replay.server import recorded_universe
 from kabuflow.stack.database import ensure_database
 from kabuflow.store import PriceStore
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kabuflow_bench"
-PARQUET = UNIVERSE
+PARQUET = recorded_universe()
 # The day after the file's last session: every bar is final.
 NOW = dt.datetime(2022, 9, 17, tzinfo=dt.UTC)
 RAW_COPY = (

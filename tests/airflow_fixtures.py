@@ -31,7 +31,7 @@ from psycopg import sql
 from kabuflow.airflow_client import AirflowClient
 from kabuflow.errors import AirflowNotFoundError
 from kabuflow.replay import ReplayServer
-from kabuflow.replay.server import SAMPLE_SOURCES
+from kabuflow.replay.server import SAMPLE_SOURCES, recorded_universe
 from kabuflow.stack import AirflowStack, StackConfig
 from kabuflow.stack.database import database_name, maintenance_url
 
@@ -43,10 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_DAGS = REPO / "tests" / "airflow_dags"
 PRODUCT_DAGS = (REPO / "dags" / "bulk_fetch.py",)
 # The recorded universe (1.8 M daily bars); optional: tests that need it skip without.
-TEST_UNIVERSE = Path(
-    os.environ.get("KABUFLOW_UNIVERSE_PARQUET")
-    or REPO.parent / "shared" / "data" / "tse_daily_2020-09_2022-09.parquet"
-)
+TEST_UNIVERSE = recorded_universe()
 FINAL_RUN_STATES = {"success", "failed"}
 
 

@@ -680,3 +680,14 @@ def _wait_for(url: str) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_the_recorded_universe_is_found_where_the_variable_says(tmp_path):
+    from kabuflow.replay.server import UNIVERSE_PLACES, recorded_universe
+
+    chosen = tmp_path / "universe.parquet"
+
+    assert recorded_universe({"KABUFLOW_UNIVERSE_PARQUET": str(chosen)}) == chosen
+    found = recorded_universe({})
+    assert found.name == "tse_daily_2020-09_2022-09.parquet"
+    assert found.parent in UNIVERSE_PLACES

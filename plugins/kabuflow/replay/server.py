@@ -6,6 +6,7 @@ Local development and tests only: plain HTTP, no authentication on `/__replay/`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,13 +23,32 @@ from kabuflow.replay.store import PriceStore
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "data" / "sample"
+REPO_DIR = Path(__file__).resolve().parents[3]
+SAMPLE_DIR = REPO_DIR / "data" / "sample"
 # Later sources win per symbol: the full 7203.T history replaces its two sample years.
 SAMPLE_SOURCES = (
     SAMPLE_DIR / "tse_unadjusted_2016_2020",
     SAMPLE_DIR / "tse_daily_sample.parquet",
     SAMPLE_DIR / "tse_full_history",
 )
+# The recorded universe (3,768 Tokyo symbols, two years daily, 1.8 million bars) is
+# too large to ship: tests and benchmarks serve it when the workplace's shared data
+# set is on the machine, beside the repository or where the variable says.
+UNIVERSE_VARIABLE = "KABUFLOW_UNIVERSE_PARQUET"
+UNIVERSE_FILE = "tse_daily_2020-09_2022-09.parquet"
+UNIVERSE_PLACES = (REPO_DIR.parent / "shared" / "data", Path("/work/shared/data"))
+
+
+def recorded_universe(environ: Mapping[str, str] | None = None) -> Path:
+    """Return the universe file: the variable's, else the first place holding it.
+
+    The path returned may not exist (the first place is named then): check it.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(UNIVERSE_VARIABLE):
+        return Path(env[UNIVERSE_VARIABLE])
+    candidates = [place / UNIVERSE_FILE for place in UNIVERSE_PLACES]
+    return next((path for path in candidates if path.exists()), candidates[0])
 
 
 class _QuietHandler(WSGIRequestHandler):
