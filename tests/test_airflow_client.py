@@ -194,6 +194,42 @@ def test_stop_and_unpause_are_patches(fake, client):
     assert json.loads(second.content) == {"is_paused": False}
 
 
+@pytest.fixture
+def patient(fake, clock):
+    """A client whose retry delays are recorded instead of slept."""
+    slept: list[float] = []
+    transport = httpx.MockTransport(fake.handle)
+    with AirflowClient(
+        BASE, "kabuflow", "pw", transport=transport, clock=clock, sleep=slept.append
+    ) as c:
+        c.slept = slept
+        yield c
+
+
+def test_a_stop_airflow_answered_500_is_sent_again(fake, patient):
+    # What Airflow's api-server answers when its UPDATE of dag_run deadlocks.
+    fake.answers = [httpx.Response(500, json={"reason": "Database error"})] * 2
+
+    run = patient.set_dag_run_state("bulk_fetch", "job-1", "failed")
+
+    assert run == {"ok": True}
+    assert [r.method for r in fake.api_requests()] == ["PATCH"] * 3
+    assert patient.slept == [0.2, 1.0]
+
+
+def test_a_stop_gives_up_after_three_500s_and_other_errors_at_once(fake, patient):
+    fake.answers = [httpx.Response(500, json={"reason": "Database error"})] * 3
+    with pytest.raises(AirflowUnavailableError):
+        patient.set_dag_run_state("bulk_fetch", "job-1", "failed")
+
+    fake.answers = [httpx.Response(503, json={}), httpx.Response(404, json={})]
+    with pytest.raises(AirflowUnavailableError):
+        patient.set_dag_run_state("bulk_fetch", "job-2", "failed")
+    with pytest.raises(AirflowNotFoundError):
+        patient.set_dag_run_state("bulk_fetch", "job-3", "failed")
+    assert len(fake.api_requests()) == 5
+
+
 def test_ids_stay_one_path_segment(fake, client):
     client.get_dag_run("d", "manual__2024-01-01T00:00:00+00:00/x?y#z")
 

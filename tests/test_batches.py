@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kabuflow.batches import BatchService
-from kabuflow.errors import BatchNotFound, KabuflowError
+from kabuflow.errors import BatchDetailNotFound, BatchNotFound, KabuflowError
 
 SYMBOLS = ["7203.T", "6758.T", "9984.T"]
 MISSING = 999_999
@@ -319,6 +319,23 @@ def test_update_batch_detail_creates_a_missing_row(service):
 
     assert detail.stock_code == "130A.T" and detail.batch_execution_id == batch_id
     assert [d.id for d in service.get_batch_details(batch_id)] == [detail.id]
+
+
+def test_a_writer_that_must_not_add_stocks_is_refused_and_writes_nothing(service):
+    batch_id = service.create_batch("bulk_fetch", symbols=["7203.T"])
+
+    with pytest.raises(BatchDetailNotFound) as refused:
+        service.update_batch_detail(
+            batch_id, "6758.T", "failed", attempt=1, create=False
+        )
+
+    assert (refused.value.batch_id, refused.value.stock_code) == (batch_id, "6758.T")
+    assert [d.stock_code for d in service.get_batch_details(batch_id)] == ["7203.T"]
+    assert service.get_batch(batch_id).failed_stocks == 0
+    updated = service.update_batch_detail(
+        batch_id, "7203.T", "success", attempt=1, create=False
+    )
+    assert updated.status == "success"
 
 
 def test_update_batch_detail_rejects_bad_input(service, batch_id):

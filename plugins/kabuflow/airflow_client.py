@@ -36,6 +36,8 @@ TOKEN_RENEW_MARGIN = 300.0
 FALLBACK_TOKEN_LIFETIME = 3600.0
 # Airflow caps `limit` at `[api] maximum_page_limit`, 100 by default.
 PAGE_LIMIT = 100
+# Seconds before each new try of a state change Airflow answered with a 500.
+STATE_RETRY_DELAYS = (0.2, 1.0)
 
 _UNAVAILABLE_TRANSPORT = (
     httpx.TimeoutException,
@@ -60,6 +62,7 @@ class AirflowClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -70,6 +73,7 @@ class AirflowClient:
         self._username = username
         self._password = password
         self._clock = clock
+        self._sleep = sleep
         self._token: str | None = None
         self._renew_at = 0.0
 
@@ -134,9 +138,22 @@ class AirflowClient:
     def set_dag_run_state(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
         """Set the run's state (`failed` stops it, `success`, `queued`); return the run.
 
-        Airflow fires no callback for a run stopped this way.
+        Airflow fires no callback for a run stopped this way. Setting a state is
+        idempotent, so a 500 is tried again (`STATE_RETRY_DELAYS`): Airflow 3.3's
+        api-server answers 500 when its update of the run deadlocks with the
+        scheduler updating the run's task instances (seen here; PostgreSQL rolls
+        the victim back, so nothing was half done).
         """
-        return self._call("PATCH", _run_path(dag_id, run_id), json={"state": state})
+        path = _run_path(dag_id, run_id)
+        for delay in STATE_RETRY_DELAYS:
+            try:
+                return self._call("PATCH", path, json={"state": state})
+            except AirflowUnavailableError as err:
+                if err.status_code != 500:
+                    raise
+                log.warning("setting run %s %s failed (%s); again", run_id, state, err)
+                self._sleep(delay)
+        return self._call("PATCH", path, json={"state": state})
 
     def list_task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Return every task instance of the run, mapped ones included, oldest first.

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from kabuflow.db import get_pool
-from kabuflow.errors import BatchNotFound
+from kabuflow.errors import BatchDetailNotFound, BatchNotFound
 from kabuflow.sqlfiles import load_sql
 
 log = logging.getLogger(__name__)
@@ -202,13 +202,16 @@ class BatchService:
         records_inserted: int | None = None,
         records_updated: int | None = None,
         attempt: int | None = None,
+        create: bool = True,
     ) -> BatchDetail:
         """Record a symbol's state and recount the batch; return the row as stored.
 
         A stale write is ignored (the stored row is returned): one for an older
         `attempt` than stored, `pending`/`running`/`retrying` over `cancelled`, and a
         step back to an unfinished state without a higher `attempt`. `None` keeps the
-        stored attempt and record counts.
+        stored attempt and record counts. With `create` False, a symbol the batch
+        has no row for raises `BatchDetailNotFound` and nothing is written: a writer
+        that knows the batch's stocks must not add one.
         """
         _check_detail(status, attempt)
         params = {
@@ -223,6 +226,8 @@ class BatchService:
 
         with self.pool.connection() as conn, conn.cursor() as cur:
             _lock_batch(cur, batch_id)
+            if not create and not _has_detail(cur, params):
+                raise BatchDetailNotFound(batch_id, stock_code)
             written = cur.execute(load_sql("batch_detail_upsert"), params).fetchone()
             if written is None:
                 log.warning(
@@ -334,6 +339,10 @@ class BatchService:
     def _finish(cur: Cursor, batch_id: int, status: str, message: str | None) -> None:
         params = {"batch_id": batch_id, "status": status, "error_message": message}
         cur.execute(load_sql("batch_finish"), params)
+
+
+def _has_detail(cur: Cursor, params: dict[str, Any]) -> bool:
+    return cur.execute(load_sql("batch_detail_get"), params).fetchone() is not None
 
 
 def _lock_batch(cur: Cursor, batch_id: int) -> str:

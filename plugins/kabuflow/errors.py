@@ -79,6 +79,15 @@ class BatchNotFound(KabuflowError):
         self.batch_id = batch_id
 
 
+class BatchDetailNotFound(KabuflowError):
+    """The batch has no detail row for this symbol (it is not one of its stocks)."""
+
+    def __init__(self, batch_id: int, stock_code: str):
+        super().__init__(f"batch {batch_id} holds no stock {stock_code}")
+        self.batch_id = batch_id
+        self.stock_code = stock_code
+
+
 class NoCalendarError(PermanentError):
     """kabuflow knows no trading calendar for the symbol."""
 

@@ -135,8 +135,10 @@ class GroupProgress:
     def _write(self, symbol: str, status: str, **values) -> None:
         if self.service is None:
             return
+        # Every stock of a run's batch has its row from the start: a write for any
+        # other symbol comes from the wrong batch and must not add a row to it.
         self.service.update_batch_detail(
-            self.batch_id, symbol, status, attempt=self.attempt, **values
+            self.batch_id, symbol, status, attempt=self.attempt, create=False, **values
         )
 
 
