@@ -25,6 +25,8 @@ FAILED_STATES = frozenset({"failed", "upstream_failed"})
 CANCELLED_STATES = frozenset({"skipped", "removed"})
 SETTLED_STATES = SUCCESS_STATES | FAILED_STATES
 _RUN_STATUS = {"queued": "running", "running": "running", "success": "completed"}
+# The note a stop through the API leaves on the run (api.stop), shown in the UI.
+STOP_NOTE = "stopped through the API"
 
 
 def airflow_job(job_id: str) -> JobFacts:
@@ -47,7 +49,7 @@ def run_facts(run: dict[str, Any], instances: Iterable[dict[str, Any]]) -> JobFa
     per_task = max(int(conf.get("symbols_per_task") or 1), 1)
     fetches = [ti for ti in instances if ti.get("task_id") == FETCH_TASK_ID]
     counts = _count(fetches, len(symbols), per_task)
-    status = _status(run.get("state"), fetches)
+    status = _status(run.get("state"), run.get("note"), fetches)
     if status in ("completed", "failed", "cancelled"):
         # Airflow has ended the run: a group it never ran is settled too.
         counts["processed"] = len(symbols)
@@ -87,13 +89,16 @@ def _group_size(map_index: int, total: int, per_task: int) -> int:
     return max(min(start + per_task, total) - start, 0)
 
 
-def _status(state: str | None, fetches: list[dict]) -> str:
+def _status(state: str | None, note: str | None, fetches: list[dict]) -> str:
     if state in _RUN_STATUS:
         return _RUN_STATUS[state]
     if state != "failed":
         return "running"
-    # A run that fails on its own settles every task first; one stopped from outside
-    # leaves fetches skipped or never run.
+    if note == STOP_NOTE:
+        return "cancelled"
+    # Stopped from outside the API (the UI): a run that fails on its own settles every
+    # task first, one stopped leaves fetches skipped or never run. Airflow 3.3 can
+    # hide that, since stopping fails every instance of a mapped task that runs.
     stopped = any(ti.get("state") not in SETTLED_STATES for ti in fetches)
     return "cancelled" if stopped else "failed"
 

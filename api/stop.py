@@ -2,14 +2,23 @@
 
 Airflow fires no callback for a run stopped from outside, so the cancelled rows are
 written here. Stopping a job that has already ended changes nothing and says so.
+
+What Airflow 3.3.2 does with the stop (`PATCH dagRuns/<id> {"state": "failed"}`), seen
+here: running instances are failed and their processes end within seconds, waiting
+ones are skipped, but (a) every instance of a mapped task that had one running is
+failed, those that had succeeded included, and (b) instances the scheduler creates
+or schedules while the stop is applied (a map expanding) stay `scheduled` in the
+failed run. The batch record is ours and stays true whatever (a) shows in the UI;
+(b) is swept here: the stop is sent again until nothing of the run waits.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
-from api.airflow_jobs import airflow_job
+from api.airflow_jobs import STOP_NOTE, airflow_job
 from api.batch_jobs import batch_facts, reconcile
 from api.job_ids import JobRef
 from api.jobs import locate_batch
@@ -20,7 +29,11 @@ from kabuflow.errors import AirflowNotFoundError
 
 log = logging.getLogger(__name__)
 
-STOP_REASON = "stopped through the API"
+STOP_REASON = STOP_NOTE
+# Task instance states of a stopped run that still wait to run (see the module doc).
+WAITING_STATES = frozenset({None, "scheduled", "queued", "up_for_retry"})
+# Seconds before each new stop while instances still wait; then the stop returns.
+SWEEP_DELAYS = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,23 @@ def _stop_run_only(job_id: str) -> StopOutcome:
 
 
 def _fail_run(dag_id: str, job_id: str) -> None:
+    airflow = services().airflow()
     try:
-        services().airflow().set_dag_run_state(dag_id, job_id, "failed")
+        airflow.set_dag_run_state(dag_id, job_id, "failed", note=STOP_NOTE)
+        for delay in SWEEP_DELAYS:
+            waiting = _waiting(airflow.list_task_instances(dag_id, job_id))
+            if not waiting:
+                return
+            log.info(
+                "run %s: %d task instances still wait; stopping again",
+                job_id,
+                len(waiting),
+            )
+            time.sleep(delay)
+            airflow.set_dag_run_state(dag_id, job_id, "failed", note=STOP_NOTE)
     except AirflowNotFoundError:
         log.warning("run %s of %s is gone already; nothing to stop", job_id, dag_id)
+
+
+def _waiting(instances: list[dict]) -> list[dict]:
+    return [ti for ti in instances if ti.get("state") in WAITING_STATES]

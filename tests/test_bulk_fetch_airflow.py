@@ -35,7 +35,8 @@ pytestmark = pytest.mark.airflow
 
 DAG = "bulk_fetch"
 FINAL_DETAILS = {"success", "failed"}
-# Windows no other test of the session stores, so counts here are this file's own.
+# Windows no other test of the session asks for (a history re-fetch may still store
+# bars in them: a dividend new to stored history fetches everything, case Y8).
 GROUPED_WINDOW = {"interval": "1d", "start": "2020-10-01", "end": "2021-01-01"}
 PER_STOCK_WINDOW = {"interval": "1d", "start": "2021-07-01", "end": "2021-08-01"}
 # Saturday and Sunday: no Tokyo session.
@@ -105,7 +106,10 @@ def test_1500_symbols_in_groups_of_50(bulk, replay, database_url):
     stored = stored_rows(database_url, symbols, GROUPED_WINDOW)
     recorded = {s: recorded_bars(replay, s, GROUPED_WINDOW) for s in symbols}
     assert stored == recorded
-    assert sum(d.records_inserted for d in details.values()) == sum(recorded.values())
+    # A stock may have had bars of this window already: another test's run that met
+    # a dividend new to stored history fetched its whole history again (case Y8).
+    assert all(0 <= details[s].records_inserted <= recorded[s] for s in symbols)
+    assert sum(d.records_inserted for d in details.values()) > 0
 
 
 def test_30_symbols_one_task_each_named_after_its_symbol(bulk, replay, database_url):

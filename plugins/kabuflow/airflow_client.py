@@ -135,8 +135,12 @@ class AirflowClient:
         """Return the run, its `state` included."""
         return self._call("GET", _run_path(dag_id, run_id))
 
-    def set_dag_run_state(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
+    def set_dag_run_state(
+        self, dag_id: str, run_id: str, state: str, note: str | None = None
+    ) -> dict[str, Any]:
         """Set the run's state (`failed` stops it, `success`, `queued`); return the run.
+
+        `note`, if given, becomes the run's note (shown in the UI) in the same call.
 
         Airflow fires no callback for a run stopped this way. Setting a state is
         idempotent, so a 500 is tried again (`STATE_RETRY_DELAYS`): Airflow 3.3's
@@ -145,15 +149,16 @@ class AirflowClient:
         the victim back, so nothing was half done).
         """
         path = _run_path(dag_id, run_id)
+        body = {"state": state} if note is None else {"state": state, "note": note}
         for delay in STATE_RETRY_DELAYS:
             try:
-                return self._call("PATCH", path, json={"state": state})
+                return self._call("PATCH", path, json=body)
             except AirflowUnavailableError as err:
                 if err.status_code != 500:
                     raise
                 log.warning("setting run %s %s failed (%s); again", run_id, state, err)
                 self._sleep(delay)
-        return self._call("PATCH", path, json={"state": state})
+        return self._call("PATCH", path, json=body)
 
     def list_task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Return every task instance of the run, mapped ones included, oldest first.

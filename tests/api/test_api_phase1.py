@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.airflow_jobs import run_facts
+from api.airflow_jobs import STOP_NOTE, run_facts
 from api.progress import job_view
 
 SYMBOLS = ["7203.T", "6758.T", "9984.T", "8306.T", "AAPL"]
@@ -138,3 +138,12 @@ def test_a_queued_run_before_expansion_is_running_with_nothing_done():
 
     assert facts.status == "running"
     assert (facts.total, facts.processed) == (5, 0)
+
+
+def test_a_run_stopped_through_the_api_is_cancelled_though_every_fetch_failed():
+    # What Airflow 3.3.2 leaves after the stop: every mapped instance failed.
+    instances = [ti(i, "failed") for i in range(len(SYMBOLS))]
+    stopped = {**run("failed", end_date="2026-01-05T08:00:09Z")}
+
+    assert run_facts(stopped, instances).status == "failed"
+    assert run_facts({**stopped, "note": STOP_NOTE}, instances).status == "cancelled"
