@@ -20,6 +20,7 @@ import httpx
 import psutil
 import psycopg
 import pytest
+import sqlalchemy
 from airflow_fixtures import (
     TEST_AIRFLOW_DATABASE_URL,
     drop_database,
@@ -34,6 +35,8 @@ from kabuflow.settings import SettingsError
 from kabuflow.stack import YAHOO_POOL, StackConfig
 from kabuflow.stack.config import (
     ENV_TEMPLATE,
+    IDLE_IN_TRANSACTION_TIMEOUT,
+    airflow_connection_url,
     format_env_file,
     render_env,
     template_values,
@@ -83,6 +86,32 @@ def test_template_renders_the_settings_the_design_asks_for(tmp_path):
     assert env["KABUFLOW_DATABASE_URL"] == config.app_database_url
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == str(
         tmp_path / "passwords.json"
+    )
+
+
+def test_airflow_sessions_end_a_transaction_left_idle(tmp_path):
+    """Airflow's processes connect with PostgreSQL's idle-in-transaction timeout, so a
+    scheduler killed mid-transaction cannot keep its dag_run row locks for good."""
+    server = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    env = _rendered(StackConfig(home=tmp_path, metadata_database_url=server))
+    engine = sqlalchemy.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as conn:
+            shown = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout")
+            assert IDLE_IN_TRANSACTION_TIMEOUT == "120s"
+            assert shown.scalar() == "2min"  # PostgreSQL's spelling of 120 s
+    finally:
+        engine.dispose()
+
+
+def test_a_metadata_url_with_its_own_options_is_left_alone():
+    url = "postgresql+psycopg://u@h/airflow?sslmode=require&options=-c%20x%3D1"
+    assert airflow_connection_url(url) == url
+    with_ssl = airflow_connection_url(
+        "postgresql+psycopg://u@h/airflow?sslmode=require"
+    )
+    assert with_ssl.startswith(
+        "postgresql+psycopg://u@h/airflow?sslmode=require&options="
     )
 
 

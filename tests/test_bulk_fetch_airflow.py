@@ -199,7 +199,12 @@ def test_a_stock_whose_task_is_killed_with_sigkill_is_closed_as_failed(
     service = BatchService(database_url)
 
     for attempt in range(1, FETCH_RETRIES + 2):
-        kill_running_attempt(bulk, airflow_stack, job, "fetch_prices", 0, attempt)
+        # Kill once the attempt has begun in our code: a kill that lands while Airflow
+        # is still starting the task would leave nothing of that attempt to record.
+        began = attempt_recorded(service, job, victim, attempt)
+        kill_running_attempt(
+            bulk, airflow_stack, job, "fetch_prices", 0, attempt, began
+        )
     with holding_batch_lock(database_url, service.get_batch_by_job_id(job).id):
         kill_running_attempt(bulk, airflow_stack, job, "finalize_batch", -1, 1)
     run = wait_for_run(bulk, DAG, job, timeout=120)
@@ -221,10 +226,30 @@ def test_a_stock_whose_task_is_killed_with_sigkill_is_closed_as_failed(
     assert {details[s].status for s in others} == {"success"}
 
 
-def kill_running_attempt(client, stack, job, task_id, map_index, try_number) -> None:
-    """Wait for the task instance's try `try_number` to run; SIGKILL its process."""
+def attempt_recorded(service, job: str, symbol: str, attempt: int):
+    """Return a check: has `symbol`'s row recorded attempt `attempt` as running?"""
+
+    def check() -> bool:
+        batch = service.get_batch_by_job_id(job)
+        if batch is None:
+            return False
+        [detail] = [
+            d for d in service.get_batch_details(batch.id) if d.stock_code == symbol
+        ]
+        return (detail.status, detail.attempts) == ("running", attempt)
+
+    return check
+
+
+def kill_running_attempt(
+    client, stack, job, task_id, map_index, try_number, began=lambda: True
+) -> None:
+    """Wait for try `try_number` of the task instance to run (and for `began()`);
+    SIGKILL its process."""
 
     def running() -> psutil.Process | None:
+        if not began():
+            return None
         for ti in client.list_task_instances(DAG, job):
             if (ti["task_id"], ti["map_index"], ti["state"], ti["try_number"]) == (
                 task_id,

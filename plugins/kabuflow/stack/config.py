@@ -13,6 +13,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from kabuflow.errors import StackError
 from kabuflow.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
@@ -27,6 +28,12 @@ SERVICE_USER = "kabuflow"
 
 DEFAULT_METADATA_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/airflow"
 DEFAULT_MAX_MAP_LENGTH = 10_000
+# PostgreSQL ends a metadata-database session that sits this long inside a transaction.
+# A scheduler killed mid-transaction leaves its connection open in the executor workers
+# it forked (they inherit the socket and outlive it); without the timeout the dead
+# transaction keeps its row locks on dag_run for good and the new scheduler, which skips
+# locked runs, never schedules that run again (seen here: A6 hung).
+IDLE_IN_TRANSACTION_TIMEOUT = "120s"
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,7 @@ def template_values(config: StackConfig, secrets: Mapping[str, str]) -> dict[str
     return {
         "AIRFLOW_HOME": str(config.home),
         "DAGS_FOLDER": str(config.dags_folder),
-        "METADATA_DATABASE_URL": config.metadata_database_url,
+        "METADATA_DATABASE_URL": airflow_connection_url(config.metadata_database_url),
         "APP_DATABASE_URL": config.app_database_url,
         "PARALLELISM": str(config.parallelism),
         "MAX_MAP_LENGTH": str(config.max_map_length),
@@ -116,6 +123,21 @@ def template_values(config: StackConfig, secrets: Mapping[str, str]) -> dict[str
         "API_SECRET_KEY": secrets["api_secret_key"],
         "FERNET_KEY": secrets["fernet_key"],
     }
+
+
+def airflow_connection_url(url: str) -> str:
+    """Return the metadata database URL that Airflow's processes connect with.
+
+    Adds libpq's `options` with the idle-in-transaction timeout, unless the URL sets
+    `options` itself (then it is the operator's call).
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "options" for key, _ in query):
+        return url
+    timeout = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"
+    query.append(("options", timeout))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def render_env(template: str, values: Mapping[str, str]) -> dict[str, str]:
