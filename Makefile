@@ -89,8 +89,8 @@ api-up: venv
 api-down:
 	@pid=$$(cat $(API_PID) 2>/dev/null); \
 	if [ -n "$$pid" ] && kill "$$pid" 2>/dev/null; then \
-	  while kill -0 "$$pid" 2>/dev/null; do sleep 0.2; done; echo "API stopped"; \
-	else echo "API not running"; fi
+	  while kill -0 "$$pid" 2>/dev/null; do sleep 0.2; done; echo "API of make api-up stopped"; \
+	else echo "no API of make api-up to stop (the demo's API stops with the demo)"; fi
 
 # Load test of the status endpoint with wrk (a Debian package, installed if missing).
 bench-status: venv postgres

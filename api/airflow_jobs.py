@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from api.errors import JobNotFoundError
+from api.errors import JOB_NOT_FOUND_MESSAGE, JobNotFoundError
 from api.progress import JobFacts
 from api.services import services
 from kabuflow.errors import AirflowNotFoundError
@@ -37,7 +37,7 @@ def airflow_job(job_id: str) -> JobFacts:
         run = client.get_dag_run(dag_id, job_id)
         instances = client.list_task_instances(dag_id, job_id)
     except AirflowNotFoundError as err:
-        raise JobNotFoundError("no job with this id") from err
+        raise JobNotFoundError(JOB_NOT_FOUND_MESSAGE) from err
 
     return run_facts(run, instances)
 

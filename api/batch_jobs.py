@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from api.errors import JobNotFoundError
+from api.errors import JOB_NOT_FOUND_MESSAGE, JobNotFoundError
 from api.job_ids import JobRef
 from api.progress import JobFacts
 from api.services import services
@@ -41,7 +41,7 @@ def require_batch(ref: JobRef) -> Batch:
     """Return the batch a client named; raises `JobNotFoundError` if none."""
     batch = find_batch(ref)
     if batch is None:
-        raise JobNotFoundError("no job or batch with this id")
+        raise JobNotFoundError(JOB_NOT_FOUND_MESSAGE)
     return batch
 
 

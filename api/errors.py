@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +27,7 @@ HTTP_CODES = {
     429: "RATE_LIMIT_EXCEEDED",
     503: "SERVICE_UNAVAILABLE",
 }
+JOB_NOT_FOUND_MESSAGE = "no job or batch with this id"
 
 
 class ApiError(Exception):
@@ -89,13 +90,18 @@ def _invalid_request(err: InvalidRequestError):
 
 def _batch_not_found(err: BatchNotFound):
     # A batch deleted between our read and our write.
-    return error_response(404, "NOT_FOUND", "no job or batch with this id")
+    return error_response(404, "NOT_FOUND", JOB_NOT_FOUND_MESSAGE)
 
 
 def _http_error(err: HTTPException):
     status = err.code or 500
     code = HTTP_CODES.get(status) or (err.name or "ERROR").upper().replace(" ", "_")
-    message = _too_large_message() if status == 413 else err.description or err.name
+    if status == 413:
+        message = _too_large_message()
+    elif status == 404:
+        message = f"no route {request.path}: the API lives under /api/"
+    else:
+        message = err.description or err.name
     response, status = error_response(status, code, message)
     # Keep what the exception says beyond the body, such as Allow on a 405.
     for name, value in err.get_headers():

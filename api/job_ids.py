@@ -8,13 +8,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from api.errors import JobNotFoundError
+from api.errors import JOB_NOT_FOUND_MESSAGE, JobNotFoundError
 
 JOB_ID_PREFIX = "job-"
 # batch_executions.id is a SERIAL: a larger number cannot name a batch.
 MAX_BATCH_ID = 2**31 - 1
 MAX_JOB_ID_LENGTH = 250
 _BATCH_ID = re.compile(r"[0-9]+")
+# Airflow's default `allowed_run_id_pattern`; its own scheduled run ids match it too.
+# An id outside it can name no run, and may hold what PostgreSQL refuses (a NUL byte).
+_JOB_ID = re.compile(r"[A-Za-z0-9_.~:+-]+")
 
 
 class JobIdClock:
@@ -51,8 +54,8 @@ def parse_job_ref(raw: str) -> JobRef:
     """
     if _BATCH_ID.fullmatch(raw):
         if int(raw) > MAX_BATCH_ID:
-            raise JobNotFoundError(f"no job or batch with id {raw}")
+            raise JobNotFoundError(JOB_NOT_FOUND_MESSAGE)
         return JobRef(batch_id=int(raw))
-    if not raw or len(raw) > MAX_JOB_ID_LENGTH:
-        raise JobNotFoundError("no job with this id")
+    if len(raw) > MAX_JOB_ID_LENGTH or not _JOB_ID.fullmatch(raw):
+        raise JobNotFoundError(JOB_NOT_FOUND_MESSAGE)
     return JobRef(job_id=raw)

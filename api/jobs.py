@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from api.airflow_jobs import airflow_job
 from api.batch_jobs import batch_facts, find_batch, reconcile
-from api.errors import JobNotFoundError
+from api.errors import JOB_NOT_FOUND_MESSAGE, JobNotFoundError
 from api.job_ids import JobRef
 from api.progress import JobFacts
 from api.services import services
@@ -44,5 +44,5 @@ def locate_batch(ref: JobRef) -> Batch | None:
         return None
     batch = find_batch(ref)
     if batch is None and ref.job_id is None:
-        raise JobNotFoundError("no job or batch with this id")
+        raise JobNotFoundError(JOB_NOT_FOUND_MESSAGE)
     return batch

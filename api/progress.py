@@ -45,7 +45,10 @@ def job_view(facts: JobFacts, now: datetime) -> dict[str, Any]:
 
 def _progress(facts: JobFacts, now: datetime) -> dict[str, Any]:
     elapsed = _elapsed(facts, now)
-    rate = facts.processed / elapsed if elapsed > 0 else 0.0
+    # Stocks fetched, not stocks closed: a stop closes the open ones all at once, and
+    # those `cancelled` (processed - successful - failed) were never fetched.
+    fetched = facts.successful + facts.failed
+    rate = fetched / elapsed if elapsed > 0 else 0.0
     return {
         "total": facts.total,
         "processed": facts.processed,

@@ -112,6 +112,20 @@ def test_the_rate_limit_counts_per_key(make_app):
     assert limited.get_json()["success"] is False
     assert "Retry-After" in limited.headers
     assert other.status_code == 404
+    assert "Retry-After" not in other.headers  # not on an answer that was not refused
+
+
+def test_an_answer_within_the_limit_does_not_tell_the_client_to_wait(make_app, batches):
+    batch_id = batches.create_batch("bulk_fetch", symbols=["7203.T"])
+    batches.update_batch_detail(batch_id, "7203.T", "success", attempt=1)
+    batches.complete_batch(batch_id)
+    client = make_app(RATELIMIT_DEFAULT="3/minute").test_client()
+
+    response = client.get(f"/api/bulk/status/{batch_id}", headers=auth())
+
+    assert response.status_code == 200
+    assert "Retry-After" not in response.headers
+    assert response.headers["X-RateLimit-Remaining"] == "2"
 
 
 def test_the_health_check_is_neither_keyed_nor_limited(make_app):

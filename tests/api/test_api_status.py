@@ -176,6 +176,24 @@ def test_stop_and_status_of_unknown_ids_are_404(client, fake_airflow):
         assert response.get_json()["error"] == "NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    "ref", ["%00", "job-%00x", "job-1%3BDROP", "job-1%20", "job-%E2%9C%93"]
+)
+def test_ids_no_airflow_run_can_have_are_404_without_asking_anyone(
+    client, fake_airflow, ref
+):
+    # PostgreSQL refuses a NUL byte in text: this was a 500 before the id was checked.
+    for method, path in (("GET", "status"), ("POST", "stop")):
+        response = client.open(f"/api/bulk/{path}/{ref}", method=method, headers=auth())
+        assert response.status_code == 404, response.get_data(as_text=True)
+        assert response.get_json() == {
+            "success": False,
+            "error": "NOT_FOUND",
+            "message": "no job or batch with this id",
+        }
+    assert fake_airflow.calls == []
+
+
 def test_without_phase2_batch_ids_do_not_exist(make_app, completed_batch, fake_airflow):
     client = make_app(ENABLE_PHASE2=False).test_client()
     fake_airflow.status = 404
@@ -216,3 +234,27 @@ def test_a_running_job_estimates_its_completion_from_its_rate():
     assert job["progress"]["stocks_per_second"] == 2.5
     expected = now + timedelta(seconds=30)
     assert job["progress"]["estimated_completion"] == expected.isoformat()
+
+
+def test_a_stopped_job_counts_only_the_stocks_it_fetched_in_its_rate():
+    from api.progress import JobFacts, job_view
+
+    now = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
+    facts = JobFacts(
+        job_id="job-1",
+        batch_db_id=7,
+        status="cancelled",
+        total=200,
+        processed=200,  # 184 of them cancelled by the stop, never fetched
+        successful=16,
+        failed=0,
+        started_at=now - timedelta(seconds=8),
+        ended_at=now,
+        created_at=now - timedelta(seconds=8),
+        updated_at=now,
+    )
+
+    progress = job_view(facts, now)["progress"]
+
+    assert progress["stocks_per_second"] == 2.0
+    assert progress["progress_percentage"] == 100.0

@@ -93,7 +93,7 @@ def print_next_steps(console: Console, facts: dict[str, str]) -> None:
     )
     console.print(
         f"SQL         psql {redact_url(facts['database_url'])} "
-        "-c 'SELECT * FROM batch_history'",
+        "-c 'SELECT * FROM batch_history ORDER BY batch_id DESC LIMIT 10'",
         highlight=False,
         soft_wrap=True,
     )
