@@ -55,13 +55,11 @@ import socket
 import statistics
 import tempfile
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import psycopg
 from psycopg import sql
 
@@ -199,10 +197,6 @@ def _configure_output() -> None:
     )
     log.setLevel(logging.INFO)
     logging.getLogger("kabuflow.stack").setLevel(logging.INFO)
-    # yfinance 1.7 calls pandas methods with `inplace=`, deprecated in pandas 3.1.
-    warnings.filterwarnings(
-        "ignore", category=pd.errors.Pandas4Warning, module=r"yfinance\."
-    )
 
 
 def _point_loop_at(replay_url: str, database_url: str) -> None:
@@ -398,9 +392,6 @@ class _Bench:
 
 def _start_worker(ready) -> None:
     logging.basicConfig(level=logging.ERROR)
-    warnings.filterwarnings(
-        "ignore", category=pd.errors.Pandas4Warning, module=r"yfinance\."
-    )
     ready.put(os.getpid())
 
 

@@ -42,7 +42,6 @@ import queue
 import statistics
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -50,7 +49,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pandas as pd
 import psycopg
 
 from kabuflow import migrations
@@ -141,11 +139,6 @@ def _configure_output() -> None:
         level=logging.ERROR, format="%(asctime)s %(levelname)s %(message)s"
     )
     log.setLevel(logging.INFO)
-    # yfinance 1.7 calls pandas methods with `inplace=`, deprecated in pandas 3.1:
-    # three warnings per fetch would bury the output.
-    warnings.filterwarnings(
-        "ignore", category=pd.errors.Pandas4Warning, module=r"yfinance\."
-    )
 
 
 def pick(symbols: Sequence[str], count: int) -> list[str]:
