@@ -241,6 +241,19 @@ def test_one_store_holds_one_interval(store):
         store.store_many([daily, weekly])
 
 
+def test_a_stored_symbol_without_bars_beside_a_new_symbol(store, conn):
+    """Only the new symbol's bars are written; the stored one counts zero."""
+    frame = yahoo_frame("7203.T")
+    store.store(bars_of(frame))
+
+    results = store.store_many(
+        [bars_of(frame.iloc[:0]), bars_of(frame, symbol="6758.T")]
+    )
+
+    assert (results["7203.T"].inserted, results["7203.T"].updated) == (0, 0)
+    assert results["6758.T"].inserted == len(daily_rows(conn, "6758.T")) > 0
+
+
 def test_nothing_to_store_is_an_empty_answer(store):
     assert store.store_many([]) == {}
 

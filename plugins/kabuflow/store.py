@@ -341,13 +341,13 @@ def _upsert_bars(conn: psycopg.Connection, batch: _Batch, first: dict) -> dict:
     staged = np.bincount(columns[0], minlength=len(batch.symbols))
     known = np.array([first[symbol] is not None for symbol in batch.symbols])
     rows_known = known[columns[0]]
-    counts = {}
+    counts, changed = {}, {}
     with conn.cursor() as cur:
         if not rows_known.all():
             _copy_new(cur, batch, [column[~rows_known] for column in columns])
         if rows_known.any():
             changed = _stage_and_upsert(
-                cur, batch, known, [column[rows_known] for column in columns]
+                cur, batch, [column[rows_known] for column in columns]
             )
     for item, symbol in enumerate(batch.symbols):
         rows = int(staged[item])
@@ -378,7 +378,7 @@ def _copy_new(cur: psycopg.Cursor, batch: _Batch, columns: list[np.ndarray]) -> 
 
 
 def _stage_and_upsert(
-    cur: psycopg.Cursor, batch: _Batch, known: np.ndarray, columns: list[np.ndarray]
+    cur: psycopg.Cursor, batch: _Batch, columns: list[np.ndarray]
 ) -> dict[str, tuple[int, int]]:
     """Stage bars of symbols already stored; upsert the changed ones."""
     cur.execute(_query("price_staging_create", batch.table))
@@ -386,11 +386,7 @@ def _stage_and_upsert(
         copy.write(copy_stream([copy_rows(columns)]))
     cur.execute(
         _query("price_upsert", batch.table),
-        {
-            "symbols": batch.symbols,
-            "known": known.tolist(),
-            "interval": batch.interval,
-        },
+        {"symbols": batch.symbols, "interval": batch.interval},
     )
     return {symbol: (ins, upd) for symbol, ins, upd in cur.fetchall()}
 

@@ -1,5 +1,5 @@
--- Move the staged bars of symbols with bars stored before (`known`) into the price
--- table; answer, for each symbol, how many bars were inserted and updated. (Symbols
+-- Move the staged bars (only symbols with bars stored before are staged) into the
+-- price table; answer, for each symbol, how many bars were inserted and updated. (Symbols
 -- with nothing stored are copied straight into the table, see kabuflow.store.)
 --
 -- A staged bar equal to the stored one is filtered out before the INSERT, so it is
@@ -8,9 +8,8 @@
 -- row whatever the table statistics say. The ON CONFLICT clause repeats the
 -- comparison, so a row written by someone else meanwhile is still handled right.
 WITH batch AS (
-    SELECT b.symbol, b.known, (b.position - 1)::integer AS item
-    FROM unnest(%(symbols)s::text[], %(known)s::boolean[])
-         WITH ORDINALITY AS b (symbol, known, position)
+    SELECT b.symbol, (b.position - 1)::integer AS item
+    FROM unnest(%(symbols)s::text[]) WITH ORDINALITY AS b (symbol, position)
 ),
 changed AS (
     SELECT b.symbol, s.bar, s.open, s.high, s.low, s.close,
@@ -23,8 +22,7 @@ changed AS (
         WHERE p.symbol = b.symbol AND p.interval = %(interval)s AND p.{bar} = s.bar
         LIMIT 1
     ) AS stored ON true
-    WHERE b.known
-      AND (stored.open, stored.high, stored.low, stored.close, stored.adj_close,
+    WHERE (stored.open, stored.high, stored.low, stored.close, stored.adj_close,
            stored.volume, stored.is_final)
           IS DISTINCT FROM
           (s.open, s.high, s.low, s.close, NULLIF(s.adj_close, 'NaN'),
