@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from airflow_fixtures import universe_symbols, wait_for, wait_for_dag, wait_for_run
 from replayed import recorded_bars, sound_symbols, stored_rows
+from request_cases import MALFORMED_IDS, MALFORMED_REQUESTS
 
 from kabuflow.batches import BatchService
 from kabuflow.errors import AirflowNotFoundError, AirflowRejectedError
@@ -161,17 +162,7 @@ def test_a1_4000_symbols_map_beyond_airflows_default_limit(bulk, replay, databas
     )
 
 
-@pytest.mark.parametrize(
-    "conf, field",
-    [
-        ({"symbols": "7203.T", "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": [1, 2], "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": ["7203.T"], "interval": "7m", "period": "1y"}, "interval"),
-        ({"symbols": ["7203.T"], "interval": "1d", "period": "-1d"}, "period"),
-        ({"symbols": ["7203.T"], "period": "1y"}, "interval"),
-        ({"symbols": [], "interval": "1d", "period": "1y"}, "symbols"),
-    ],
-)
+@pytest.mark.parametrize(("conf", "field"), MALFORMED_REQUESTS, ids=MALFORMED_IDS)
 def test_a5_the_param_schema_refuses_a_malformed_conf(bulk, conf, field):
     """Case A5 (and A2's empty list), triggered on Airflow directly: 400, no run."""
     job = run_id("bad-conf")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from request_cases import MALFORMED_REQUESTS
 
 from kabuflow.bulk_request import parse_bulk_request
 from kabuflow.errors import InvalidRequestError
@@ -94,14 +95,7 @@ def test_groups_cut_symbols_in_order():
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        # Case A5: the shapes a client gets wrong.
-        ({"symbols": "7203.T", "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": [1, 2], "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": ["7203.T"], "interval": "7m", "period": "1y"}, "interval"),
-        ({"symbols": ["7203.T"], "interval": "1d", "period": "-1d"}, "period"),
-        ({"symbols": ["7203.T"], "period": "1y"}, "interval"),
-        # Case A2: an empty work set is refused, not mapped.
-        ({"symbols": [], "interval": "1d", "period": "1y"}, "symbols"),
+        *MALFORMED_REQUESTS,
         ({"interval": "1d", "period": "1y"}, "symbols"),
         ({"symbols": ["7203.T", " "], "interval": "1d", "period": "1y"}, "symbols"),
         ({"symbols": ["7203.T"], "interval": "1d"}, "period"),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from request_cases import MALFORMED_IDS, MALFORMED_REQUESTS
 from testdb import reset_schema
 
 from kabuflow.intervals import FetchWindow
@@ -361,18 +362,8 @@ def test_a_failure_and_a_slow_stock_among_ten(dag_runner, yahoo, conn):
     assert batch["end_time"] >= max(d["end_time"] for d in details.values())
 
 
-@pytest.mark.parametrize(
-    ("conf", "param"),
-    [
-        # Case A5: the DAG's own schema refuses these when triggered directly.
-        ({"symbols": "7203.T", "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": [1, 2], "interval": "1d", "period": "1y"}, "symbols"),
-        ({"symbols": ["7203.T"], "interval": "7m", "period": "1y"}, "interval"),
-        ({"symbols": ["7203.T"], "interval": "1d", "period": "-1d"}, "period"),
-        ({"symbols": ["7203.T"], "period": "1y"}, "interval"),
-        ({"symbols": [], "interval": "1d", "period": "1y"}, "symbols"),
-    ],
-)
+# Case A5 (and A2): the DAG's own schema refuses these when triggered directly.
+@pytest.mark.parametrize(("conf", "param"), MALFORMED_REQUESTS, ids=MALFORMED_IDS)
 def test_the_param_schema_refuses_a_malformed_conf(dag_runner, conn, conf, param):
     with pytest.raises(DagTestError, match=f"Invalid input for param {param}"):
         dag_runner.run("bulk_fetch", conf)

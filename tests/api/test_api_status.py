@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from api_helpers import auth
 
+from api.progress import FINAL_STATUSES, JobFacts, job_view
+
 JOB_KEYS = {
     "id",
     "batch_db_id",
@@ -208,53 +210,42 @@ def test_without_phase2_batch_ids_do_not_exist(make_app, completed_batch, fake_a
     ]
 
 
-def test_a_running_job_estimates_its_completion_from_its_rate():
-    from api.progress import JobFacts, job_view
+NOW = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
 
-    now = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
-    facts = JobFacts(
+
+def job_facts(status: str, seconds: float, **counts: int) -> JobFacts:
+    """A job of batch 7 that began `seconds` before NOW; ended at NOW if final."""
+    began = NOW - timedelta(seconds=seconds)
+    return JobFacts(
         job_id="job-1",
         batch_db_id=7,
-        status="running",
-        total=100,
-        processed=25,
-        successful=20,
-        failed=5,
-        started_at=now - timedelta(seconds=10),
-        ended_at=None,
-        created_at=now - timedelta(seconds=10),
-        updated_at=now,
+        status=status,
+        started_at=began,
+        ended_at=NOW if status in FINAL_STATUSES else None,
+        created_at=began,
+        updated_at=NOW,
+        **counts,
     )
 
-    job = job_view(facts, now)
+
+def test_a_running_job_estimates_its_completion_from_its_rate():
+    facts = job_facts("running", 10, total=100, processed=25, successful=20, failed=5)
+
+    job = job_view(facts, NOW)
 
     assert job["summary"] is None
     assert job["progress"]["progress_percentage"] == 25.0
     assert job["progress"]["elapsed_time"] == 10.0
     assert job["progress"]["stocks_per_second"] == 2.5
-    expected = now + timedelta(seconds=30)
+    expected = NOW + timedelta(seconds=30)
     assert job["progress"]["estimated_completion"] == expected.isoformat()
 
 
 def test_a_stopped_job_counts_only_the_stocks_it_fetched_in_its_rate():
-    from api.progress import JobFacts, job_view
+    # 184 of the 200 processed were cancelled by the stop, never fetched.
+    facts = job_facts("cancelled", 8, total=200, processed=200, successful=16, failed=0)
 
-    now = datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC)
-    facts = JobFacts(
-        job_id="job-1",
-        batch_db_id=7,
-        status="cancelled",
-        total=200,
-        processed=200,  # 184 of them cancelled by the stop, never fetched
-        successful=16,
-        failed=0,
-        started_at=now - timedelta(seconds=8),
-        ended_at=now,
-        created_at=now - timedelta(seconds=8),
-        updated_at=now,
-    )
-
-    progress = job_view(facts, now)["progress"]
+    progress = job_view(facts, NOW)["progress"]
 
     assert progress["stocks_per_second"] == 2.0
     assert progress["progress_percentage"] == 100.0
